@@ -1,0 +1,3 @@
+from ml.cli import app
+
+app(prog_name="ml")

@@ -1,0 +1,131 @@
+"""evaluate: test-set metrics to metrics/evaluate.json and plot data for `dvc plots`."""
+
+from __future__ import annotations
+
+import csv
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+import typer
+
+from ml.config import load_params
+from ml.io import atomic_dir, atomic_path, load_split, read_json, write_json
+
+log = logging.getLogger(__name__)
+
+
+def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, labels: list[str]) -> dict:
+    from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support
+
+    codes = list(range(len(labels)))
+    precision, recall, _, support = precision_recall_fscore_support(
+        y_true, y_pred, labels=codes, zero_division=0
+    )
+    return {
+        "accuracy": float(accuracy_score(y_true, y_pred)),
+        "f1_macro": float(
+            f1_score(y_true, y_pred, labels=codes, average="macro", zero_division=0)
+        ),
+        "per_class": {
+            label: {
+                "precision": float(precision[i]),
+                "recall": float(recall[i]),
+                "support": int(support[i]),
+            }
+            for i, label in enumerate(labels)
+        },
+    }
+
+
+def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict:
+    from sklearn.metrics import mean_absolute_error, r2_score, root_mean_squared_error
+
+    return {
+        "rmse": float(root_mean_squared_error(y_true, y_pred)),
+        "mae": float(mean_absolute_error(y_true, y_pred)),
+        "r2": float(r2_score(y_true, y_pred)),
+    }
+
+
+def evaluate(model_path: Path, data_dir: Path, batch_size: int) -> tuple[dict, list[dict]]:
+    """Return (metrics, per-row plot records) for the test split."""
+    import keras
+
+    dataset = read_json(data_dir / "dataset.json")
+    x_test, y_test = load_split(data_dir, "test")
+    model = keras.models.load_model(model_path)
+    outputs = model.predict(x_test, batch_size=batch_size, verbose=0)
+    if dataset["task"] == "classification":
+        labels = dataset["class_labels"]
+        predicted = outputs.argmax(axis=1)
+        metrics = classification_metrics(y_test, predicted, labels)
+        rows = [
+            {"actual": labels[a], "predicted": labels[p]}
+            for a, p in zip(y_test, predicted, strict=True)
+        ]
+    else:
+        predicted = outputs.reshape(-1)
+        metrics = regression_metrics(y_test, predicted)
+        rows = [
+            {"actual": float(a), "predicted": float(p)}
+            for a, p in zip(y_test, predicted, strict=True)
+        ]
+    metrics = {"task": dataset["task"], "test_rows": len(y_test), **metrics}
+    return metrics, rows
+
+
+def write_rows(path: Path, rows: list[dict]) -> None:
+    with atomic_path(path) as tmp, tmp.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=["actual", "predicted"])
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def log_to_run(train_metrics_path: Path, metrics: dict) -> None:
+    """Attach the test metrics to the training run, so MLflow shows them side by side."""
+    if not train_metrics_path.exists():
+        return
+    run_id = read_json(train_metrics_path).get("mlflow_run_id")
+    if not run_id:
+        return
+    import mlflow
+
+    from ml import tracking
+
+    mlflow.set_tracking_uri(tracking.tracking_uri())
+    client = mlflow.MlflowClient()
+    for name, value in metrics.items():
+        if isinstance(value, float):
+            client.log_metric(run_id, f"test_{name}", value)
+
+
+def main(
+    params_path: Annotated[Path, typer.Option("--params", help="Params file to read.")] = Path(
+        "params.yaml"
+    ),
+    model: Annotated[Path, typer.Option(help="Keras model to evaluate.")] = Path(
+        "models/model.keras"
+    ),
+    data: Annotated[Path, typer.Option(help="Prepared data directory.")] = Path("data/prepared"),
+    metrics: Annotated[Path, typer.Option(help="Test metrics JSON.")] = Path(
+        "metrics/evaluate.json"
+    ),
+    plots: Annotated[
+        Path,
+        typer.Option(help="Directory for test_predictions.csv (actual vs predicted, dvc plots)."),
+    ] = Path("plots/evaluate"),
+    train_metrics: Annotated[
+        Path, typer.Option(help="Training metrics JSON, to find the MLflow run.")
+    ] = Path("metrics/train.json"),
+) -> None:
+    """Score the trained model on the held-out test split."""
+    params = load_params(params_path)
+    result, rows = evaluate(model, data, params.evaluate.batch_size)
+    with atomic_dir(plots) as tmp:
+        write_rows(tmp / "test_predictions.csv", rows)
+    write_json(metrics, result)
+    log_to_run(train_metrics, result)
+    headline = {k: v for k, v in result.items() if isinstance(v, float)}
+    log.info("Test metrics: %s", ", ".join(f"{k}={v:.4f}" for k, v in headline.items()))

@@ -1,0 +1,157 @@
+"""export: Keras -> ONNX through Keras' own exporter, verified against Keras with onnxruntime on
+the whole test set before models/model.onnx is written. A model that fails is never left behind.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+import typer
+
+from ml.config import ExportParams, load_params, model_params_hash
+from ml.errors import UserError
+from ml.io import atomic_path, load_split, read_json, write_json
+
+log = logging.getLogger(__name__)
+
+BATCH_SIZES = (1, 7, 1024)  # the dynamic batch dimension must accept all of these
+
+
+def export(
+    model_path: Path, data_dir: Path, onnx_path: Path, settings: ExportParams, params_digest: str
+) -> dict:
+    import keras
+
+    from ml import onnx_model, provenance
+
+    dataset = read_json(data_dir / "dataset.json")
+    x_test, _ = load_split(data_dir, "test")
+    model = keras.models.load_model(model_path)
+    # A model loaded from .keras has no traced call signature until it runs once.
+    model.predict(x_test[:1], verbose=0)
+    expected = model.predict(x_test, batch_size=256, verbose=0)
+    info = provenance.provenance()
+    metadata = build_metadata(dataset, model, params_digest, info)
+    onnx_path.unlink(missing_ok=True)  # a stale model must not survive a failed export
+    with atomic_path(onnx_path) as tmp:
+        model.export(str(tmp), format="onnx", verbose=False)
+        onnx_model.finalize(tmp, output_name=metadata["output_name"], metadata=metadata)
+        report = verify(tmp, x_test, expected, dataset["task"], settings)
+    report |= {"size_bytes": onnx_path.stat().st_size, "metadata": metadata}
+    return report
+
+
+def build_metadata(dataset: dict, model, params_digest: str, info: dict) -> dict:
+    from ml import models
+
+    classification = dataset["task"] == "classification"
+    output_width = len(dataset["class_labels"]) if classification else 1
+    return {
+        "task": dataset["task"],
+        "input_kind": dataset["input_kind"],
+        "input_name": model.inputs[0].name,
+        "input_shape": ["batch", *dataset["input_shape"]],
+        "output_name": models.CLASSIFIER_OUTPUT if classification else models.REGRESSOR_OUTPUT,
+        "output_shape": ["batch", output_width],
+        "class_labels": dataset["class_labels"],
+        "target": dataset["target"],
+        "feature_names": dataset["feature_names"],
+        "encoding": dataset["encoding"],
+        "params_hash": params_digest,
+        "git_commit": info["git_commit"],
+        "versions": info["versions"],
+    }
+
+
+def verify(
+    path: Path, x_test: np.ndarray, expected: np.ndarray, task: str, settings: ExportParams
+) -> dict:
+    """Compare onnxruntime with Keras on every test row; raise UserError on any mismatch."""
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    input_name = session.get_inputs()[0].name
+    actual = session.run(None, {input_name: x_test})[0]
+    if actual.shape != expected.shape:
+        raise UserError(f"ONNX output shape {actual.shape} differs from Keras' {expected.shape}")
+    max_abs_diff = float(np.max(np.abs(actual - expected)))
+    flips = int(np.sum(actual.argmax(1) != expected.argmax(1))) if task == "classification" else 0
+    for batch in BATCH_SIZES:
+        rows = np.resize(x_test, (batch, *x_test.shape[1:]))
+        out = session.run(None, {input_name: rows})[0]
+        if out.shape[0] != batch:
+            raise UserError(f"ONNX model returned {out.shape[0]} rows for a batch of {batch}")
+    problems = []
+    if not max_abs_diff <= settings.tolerance:  # also catches NaN
+        problems.append(
+            f"max |onnx - keras| = {max_abs_diff:.3g} > tolerance {settings.tolerance}"
+        )
+    if flips:
+        problems.append(f"{flips} of {len(x_test)} test rows change their predicted class")
+    if problems:
+        raise UserError("ONNX verification failed: " + "; ".join(problems))
+    return {
+        "verified": True,
+        "test_rows": len(x_test),
+        "max_abs_diff": max_abs_diff,
+        "label_flips": flips,
+        "batch_sizes_checked": list(BATCH_SIZES),
+        "latency": measure_latency(session, input_name, x_test, settings.latency_runs),
+    }
+
+
+def measure_latency(session, input_name: str, x_test: np.ndarray, runs: int) -> dict:
+    one = x_test[:1]
+    batch = np.resize(x_test, (256, *x_test.shape[1:]))
+    session.run(None, {input_name: one})  # warm-up
+    timings = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        session.run(None, {input_name: one})
+        timings.append(time.perf_counter() - started)
+    started = time.perf_counter()
+    batch_runs = max(1, runs // 20)
+    for _ in range(batch_runs):
+        session.run(None, {input_name: batch})
+    batch_seconds = (time.perf_counter() - started) / batch_runs
+    return {
+        "single_row_p50_ms": round(float(np.median(timings)) * 1e3, 4),
+        "single_row_p99_ms": round(float(np.percentile(timings, 99)) * 1e3, 4),
+        "batch_256_ms": round(batch_seconds * 1e3, 3),
+    }
+
+
+def main(
+    params_path: Annotated[Path, typer.Option("--params", help="Params file to read.")] = Path(
+        "params.yaml"
+    ),
+    model: Annotated[Path, typer.Option(help="Keras model to export.")] = Path(
+        "models/model.keras"
+    ),
+    data: Annotated[Path, typer.Option(help="Prepared data directory.")] = Path("data/prepared"),
+    out: Annotated[Path, typer.Option(help="Where to write the verified ONNX model.")] = Path(
+        "models/model.onnx"
+    ),
+    metrics: Annotated[Path, typer.Option(help="Export report JSON.")] = Path(
+        "metrics/export.json"
+    ),
+) -> None:
+    """Export the Keras model to ONNX and verify it against Keras on the whole test set."""
+    params = load_params(params_path)
+    report = export(model, data, out, params.export, model_params_hash(params))
+    write_json(metrics, {k: v for k, v in report.items() if k != "metadata"})
+    latency = report["latency"]
+    log.info(
+        "Exported %s (%.1f KiB): max |diff| %.2g over %d rows, %d label flips, "
+        "single-row p50 %.3f ms",
+        out,
+        report["size_bytes"] / 1024,
+        report["max_abs_diff"],
+        report["test_rows"],
+        report["label_flips"],
+        latency["single_row_p50_ms"],
+    )

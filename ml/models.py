@@ -1,0 +1,88 @@
+"""Build and compile the Keras model described by `train` params and the prepared data."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+from keras import layers
+
+from ml.config import TrainParams
+from ml.errors import UserError
+
+# ONNX input/output names come from these layer names.
+IMAGE_INPUT = "image"
+TABULAR_INPUT = "features"
+CLASSIFIER_OUTPUT = "probabilities"
+REGRESSOR_OUTPUT = "prediction"
+
+
+def build_model(params: TrainParams, dataset: dict, x_train: np.ndarray, y_train: np.ndarray):
+    check_compatible(params, dataset)
+    is_image = dataset["input_kind"] == "image"
+    inputs = keras.Input(
+        shape=tuple(dataset["input_shape"]), name=IMAGE_INPUT if is_image else TABULAR_INPUT
+    )
+    if params.model == "cnn":
+        hidden = cnn_body(inputs, params)
+    else:
+        hidden = mlp_body(inputs, params, x_train, is_image)
+    if dataset["task"] == "classification":
+        outputs = layers.Dense(
+            len(dataset["class_labels"]), activation="softmax", name=CLASSIFIER_OUTPUT
+        )(hidden)
+        loss, metrics = "sparse_categorical_crossentropy", ["accuracy"]
+    else:
+        # Predict in standard units, then rescale: the untrained model starts at the mean target.
+        standard = layers.Dense(1, name="standardized")(hidden)
+        mean, std = float(np.mean(y_train)), float(np.std(y_train) or 1.0)
+        outputs = layers.Rescaling(scale=std, offset=mean, name=REGRESSOR_OUTPUT)(standard)
+        loss = "mean_squared_error"
+        metrics = [keras.metrics.RootMeanSquaredError(name="rmse"), "mae"]
+    model = keras.Model(inputs, outputs, name=f"{params.model}_{dataset['task']}")
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=params.learning_rate),
+        loss=loss,
+        metrics=metrics,
+    )
+    return model
+
+
+def check_compatible(params: TrainParams, dataset: dict) -> None:
+    if params.model == "cnn" and dataset["input_kind"] != "image":
+        raise UserError(
+            "train.model is 'cnn', which needs image data (the bundled 'digits' set); "
+            "use train.model: mlp for tabular data"
+        )
+    if params.early_stopping.monitor == "val_accuracy" and dataset["task"] != "classification":
+        raise UserError(
+            "train.early_stopping.monitor is 'val_accuracy', but the task is regression; "
+            "use val_loss"
+        )
+
+
+def cnn_body(inputs, params: TrainParams):
+    hidden = inputs
+    for filters in params.cnn.filters:
+        hidden = layers.Conv2D(filters, params.cnn.kernel_size, padding="same", activation="relu")(
+            hidden
+        )
+        # Pool only while the feature map can still be halved (8x8 digits allow three times).
+        if hidden.shape[1] >= 2 and hidden.shape[2] >= 2:
+            hidden = layers.MaxPooling2D()(hidden)
+    hidden = layers.Flatten()(hidden)
+    hidden = layers.Dropout(params.cnn.dropout_rate)(hidden)
+    hidden = layers.Dense(params.cnn.dense_units, activation="relu")(hidden)
+    return layers.Dropout(params.cnn.dropout_rate)(hidden)
+
+
+def mlp_body(inputs, params: TrainParams, x_train: np.ndarray, is_image: bool):
+    hidden = layers.Flatten()(inputs) if is_image else inputs
+    if not is_image:
+        # Standardisation lives in the model, so the ONNX file takes raw feature values.
+        normalization = layers.Normalization(name="standardize")
+        normalization.adapt(x_train)
+        hidden = normalization(hidden)
+    for units in params.mlp.units:
+        hidden = layers.Dense(units, activation="relu")(hidden)
+        hidden = layers.Dropout(params.mlp.dropout_rate)(hidden)
+    return hidden

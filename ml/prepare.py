@@ -1,0 +1,140 @@
+"""prepare: load the declared source, validate it, split it, write data/prepared/."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+import pandas as pd
+import typer
+
+from ml import features, schema
+from ml.config import PrepareParams, load_params
+from ml.io import atomic_dir, write_json
+from ml.sources import DIGITS_MAX, DataError, RawData, load_source
+
+log = logging.getLogger(__name__)
+
+SPLITS = ("train", "validation", "test")
+
+
+def prepare(params: PrepareParams, out_dir: Path) -> dict:
+    """Validate and split the data; everything is checked before anything is written."""
+    raw = load_source(params)
+    frame = schema.validate(raw)
+    frame = features.drop_incomplete_rows(
+        frame, raw.numeric_features, raw.categorical_features, params.missing
+    )
+    parts = split(frame, raw, params)
+    encoding = features.fit_encoding(
+        parts["train"], raw.numeric_features, raw.categorical_features, params.missing
+    )
+    labels = class_labels(frame[raw.target]) if raw.task == "classification" else None
+    arrays = {name: to_arrays(part, raw, encoding, labels) for name, part in parts.items()}
+    dataset = describe(raw, encoding, labels, arrays)
+    with atomic_dir(out_dir) as tmp:
+        for name, (x, y) in arrays.items():
+            np.savez(tmp / f"{name}.npz", x=x, y=y)
+        write_json(tmp / "dataset.json", dataset)
+    return dataset
+
+
+def split(frame: pd.DataFrame, raw: RawData, params: PrepareParams) -> dict[str, pd.DataFrame]:
+    """Deterministic train/validation/test split, stratified on the class for classification."""
+    from sklearn.model_selection import train_test_split
+
+    fractions = params.split
+    stratify = frame[raw.target].astype(str) if raw.task == "classification" else None
+    if stratify is not None:
+        counts = stratify.value_counts()
+        needed = minimum_rows_per_class(fractions.validation, fractions.test)
+        too_small = counts[counts < needed]
+        if not too_small.empty:
+            named = ", ".join(f"{label!r} ({count})" for label, count in too_small.items())
+            raise DataError(
+                f"classes with too few rows for a stratified split: {named}; "
+                f"each class needs at least {needed} rows"
+            )
+    held_out = fractions.validation + fractions.test
+    try:
+        train, rest = train_test_split(
+            frame, test_size=held_out, random_state=params.seed, stratify=stratify
+        )
+        rest_stratify = stratify.loc[rest.index] if stratify is not None else None
+        validation, test = train_test_split(
+            rest,
+            test_size=fractions.test / held_out,
+            random_state=params.seed,
+            stratify=rest_stratify,
+        )
+    except ValueError as exc:  # e.g. too few rows for the requested fractions
+        raise DataError(f"cannot split {len(frame)} rows as {fractions}: {exc}") from None
+    return {"train": train, "validation": validation, "test": test}
+
+
+def minimum_rows_per_class(validation: float, test: float) -> int:
+    """Rows a class needs so each split can hold at least one of it."""
+    return max(3, int(np.ceil(1 / min(validation, test))))
+
+
+def class_labels(target: pd.Series) -> list[str]:
+    values = target.unique()
+    try:  # numeric classes sort as numbers (2 before 10), text classes as text
+        ordered = sorted(values, key=float)
+    except (TypeError, ValueError):
+        ordered = sorted(values, key=str)
+    return [str(value) for value in ordered]
+
+
+def to_arrays(part: pd.DataFrame, raw: RawData, encoding: dict, labels: list[str] | None):
+    x = features.encode(part, encoding)
+    if raw.image_shape is not None:
+        x = (x / DIGITS_MAX).reshape(-1, *raw.image_shape).astype(np.float32)
+    if labels is None:
+        y = part[raw.target].to_numpy(dtype=np.float32)
+    else:
+        index = {label: code for code, label in enumerate(labels)}
+        y = part[raw.target].astype(str).map(index).to_numpy(dtype=np.int64)
+    return x, y
+
+
+def describe(raw: RawData, encoding: dict, labels, arrays) -> dict:
+    """dataset.json: everything later stages and the ONNX metadata need to know about the data."""
+    x_train = arrays["train"][0]
+    return {
+        "task": raw.task,
+        "input_kind": "image" if raw.image_shape else "tabular",
+        "input_shape": list(x_train.shape[1:]),
+        "origin": raw.origin,
+        "target": raw.target,
+        "class_labels": labels,
+        "feature_names": encoding["encoded_columns"],
+        "encoding": encoding,
+        "rows": {name: len(arrays[name][0]) for name in SPLITS},
+    }
+
+
+def main(
+    params_path: Annotated[Path, typer.Option("--params", help="Params file to read.")] = Path(
+        "params.yaml"
+    ),
+    out: Annotated[Path, typer.Option(help="Directory for the prepared splits.")] = Path(
+        "data/prepared"
+    ),
+) -> None:
+    """Load, validate and split the data source declared in params.yaml."""
+    params = load_params(params_path)
+    dataset = prepare(params.prepare, out)
+    rows = dataset["rows"]
+    log.info(
+        "Prepared %s (%s): %d train / %d validation / %d test rows, %d features -> %s",
+        dataset["origin"],
+        dataset["task"],
+        rows["train"],
+        rows["validation"],
+        rows["test"],
+        len(dataset["feature_names"]),
+        out,
+    )

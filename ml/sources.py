@@ -1,0 +1,139 @@
+"""Load the raw table named by `prepare.source`: a bundled scikit-learn set, a file, or a URL."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pandas as pd
+
+from ml.config import BUNDLED_DATASETS, PrepareParams
+from ml.errors import UserError
+
+log = logging.getLogger(__name__)
+
+DOWNLOAD_CACHE = Path("data/downloads")
+
+# Bundled sets: loader name in sklearn.datasets, and a readable target column name.
+BUNDLED_TARGETS = {
+    "digits": "digit",
+    "iris": "species",
+    "wine": "cultivar",
+    "breast_cancer": "diagnosis",
+    "diabetes": "progression",
+}
+DIGITS_SHAPE = (8, 8, 1)
+DIGITS_MAX = 16.0  # pixel values in load_digits are 0..16
+
+
+class DataError(UserError, ValueError):
+    """The data cannot be used as declared; the message says what is wrong and where."""
+
+
+@dataclass(frozen=True)
+class RawData:
+    frame: pd.DataFrame
+    target: str
+    task: str
+    numeric_features: list[str]
+    categorical_features: list[str]
+    origin: str
+    image_shape: tuple[int, ...] | None = None
+
+
+def load_source(params: PrepareParams, download_cache: Path = DOWNLOAD_CACHE) -> RawData:
+    source = params.source
+    if source.bundled:
+        return load_bundled(source.bundled)
+    if source.url:
+        path = download(source.url, source.sha256, download_cache)
+        origin = source.url
+    else:
+        path = Path(source.path)
+        origin = str(path)
+    frame = read_table(path)
+    return RawData(
+        frame=frame,
+        target=params.target,
+        task=params.task,
+        numeric_features=list(params.numeric_features),
+        categorical_features=list(params.categorical_features),
+        origin=origin,
+    )
+
+
+def load_bundled(name: str) -> RawData:
+    from sklearn import datasets
+
+    bunch = getattr(datasets, f"load_{name}")(as_frame=True)
+    frame = bunch.frame.rename(columns={"target": BUNDLED_TARGETS[name]})
+    target = BUNDLED_TARGETS[name]
+    task = BUNDLED_DATASETS[name]
+    if task == "classification" and hasattr(bunch, "target_names") and name != "digits":
+        # Readable class labels ("setosa") rather than codes, so they reach the ONNX metadata.
+        labels = dict(enumerate(str(label) for label in bunch.target_names))
+        frame[target] = frame[target].map(labels)
+    features = [column for column in frame.columns if column != target]
+    return RawData(
+        frame=frame,
+        target=target,
+        task=task,
+        numeric_features=features,
+        categorical_features=[],
+        origin=f"sklearn.datasets.load_{name}",
+        image_shape=DIGITS_SHAPE if name == "digits" else None,
+    )
+
+
+def read_table(path: Path) -> pd.DataFrame:
+    if not path.is_file():
+        raise DataError(f"data file not found: {path}")
+    if path.stat().st_size == 0:
+        raise DataError(f"data file is empty: {path}")
+    try:
+        if path.suffix == ".parquet":
+            return pd.read_parquet(path)
+        return pd.read_csv(path)
+    except pd.errors.EmptyDataError:
+        raise DataError(f"data file has no columns: {path}") from None
+    except (pd.errors.ParserError, UnicodeDecodeError, OSError, ValueError) as exc:
+        raise DataError(f"cannot read {path}: {exc}") from None
+
+
+def download(url: str, sha256: str | None, cache: Path) -> Path:
+    """Fetch `url` once into `cache`; later runs reuse the file without touching the network."""
+    import pooch
+    import requests
+
+    name = Path(urlparse(url).path).name or "download"
+    if not name.endswith((".csv", ".parquet")):
+        raise DataError(f"url must point to a .csv or .parquet file, got {url}")
+    # The URL's hash in the name keeps two files called data.csv from different hosts apart.
+    fname = f"{hashlib.sha256(url.encode()).hexdigest()[:12]}-{name}"
+    cached = cache / fname
+    if cached.exists() and sha256 is None:
+        log.info("Using cached download %s", cached)
+        return cached
+    log.info("Downloading %s", url)
+    try:
+        return Path(
+            pooch.retrieve(
+                url,
+                known_hash=f"sha256:{sha256}" if sha256 else None,
+                fname=fname,
+                path=cache,
+                progressbar=False,
+            )
+        )
+    except requests.exceptions.ConnectionError as exc:
+        raise DataError(
+            f"cannot download {url}: the host is unreachable (offline?). "
+            f"Download it by hand and set prepare.source.path instead. ({exc.__class__.__name__})"
+        ) from None
+    except requests.exceptions.RequestException as exc:
+        raise DataError(f"cannot download {url}: {exc}") from None
+    except ValueError as exc:  # pooch: hash mismatch
+        raise DataError(f"download of {url} does not match prepare.source.sha256: {exc}") from None

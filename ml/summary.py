@@ -1,0 +1,66 @@
+"""summary: what `make run` produced and what to do next, read from the metric files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ml.io import read_json
+from ml.tracking import DEFAULT_TRACKING_URI
+
+HEADLINE = ("accuracy", "f1_macro", "rmse", "mae", "r2")
+
+
+def render(metrics_dir: Path, models_dir: Path, console: Console) -> None:
+    evaluate = read_json(metrics_dir / "evaluate.json")
+    train = read_json(metrics_dir / "train.json")
+    export = read_json(metrics_dir / "export.json")
+    table = Table(title=f"Test metrics ({evaluate['task']}, {evaluate['test_rows']} rows)")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for name in HEADLINE:
+        if name in evaluate:
+            table.add_row(name, f"{evaluate[name]:.4f}")
+    console.print(table)
+    resumed = train["resumed_from_epoch"]
+    console.print(
+        f"Training: {train['epochs_run']} epochs, best at epoch {train['best_epoch']}"
+        + (f", resumed from epoch {resumed}" if resumed is not None else "")
+        + f", {train['train_seconds']} s."
+    )
+    latency = export["latency"]
+    console.print(
+        f"Models:   {models_dir / 'model.keras'} (Keras)\n"
+        f"          {models_dir / 'model.onnx'} (ONNX, {export['size_bytes'] / 1024:.1f} KiB, "
+        f"verified on {export['test_rows']} test rows, max |diff| {export['max_abs_diff']:.1g}, "
+        f"{latency['single_row_p50_ms']:.3f} ms per row)"
+    )
+    console.print(
+        f"MLflow:   run {train['mlflow_run_id']} in {DEFAULT_TRACKING_URI}; "
+        "open the UI with [bold]make mlflow-ui[/] (http://127.0.0.1:5000)\n"
+        "Next:     source .venv/bin/activate, then\n"
+        "          dvc exp run -S train.epochs=3   # try a change as an experiment\n"
+        "          dvc metrics show / dvc plots show   # compare metrics, draw the curves\n"
+        "          edit params.yaml (prepare.source) to train on your own CSV: see README.md"
+    )
+
+
+def main(
+    metrics: Annotated[Path, typer.Option(help="Directory holding the metric files.")] = Path(
+        "metrics"
+    ),
+    models: Annotated[Path, typer.Option(help="Directory holding the models.")] = Path("models"),
+) -> None:
+    """Print the pipeline's results and where to go next."""
+    missing = [
+        name for name in ("train", "evaluate", "export") if not (metrics / f"{name}.json").exists()
+    ]
+    if missing:
+        from ml.errors import UserError
+
+        raise UserError(f"no results yet ({', '.join(missing)} missing): run `dvc repro` first")
+    render(metrics, models, Console())

@@ -1,0 +1,167 @@
+"""train: fit the Keras model on data/prepared/, resumably, tracked in MLflow."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import logging
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ml.config import Params, load_params, section_hash
+from ml.io import atomic_path, load_split, read_json, write_json
+
+log = logging.getLogger(__name__)
+
+
+def fingerprint(params: Params, data_dir: Path) -> str:
+    """Checkpoints are valid only for the same train params and the same prepared data."""
+    digest = hashlib.sha256()
+    for name in ("train.npz", "validation.npz", "dataset.json"):
+        digest.update((data_dir / name).read_bytes())
+    return section_hash(params.train, digest.hexdigest())
+
+
+def train(
+    params: Params,
+    data_dir: Path,
+    model_path: Path,
+    metrics_path: Path,
+    history_path: Path,
+    checkpoint_dir: Path,
+) -> dict:
+    import keras
+    import mlflow
+
+    from ml import models, provenance, tracking
+    from ml.checkpoint import ResumableTraining
+
+    settings = params.train
+    dataset = read_json(data_dir / "dataset.json")
+    x_train, y_train = load_split(data_dir, "train")
+    x_val, y_val = load_split(data_dir, "validation")
+    resumable = ResumableTraining(
+        checkpoint_dir,
+        fingerprint(params, data_dir),
+        monitor=settings.early_stopping.monitor,
+        patience=settings.early_stopping.patience,
+        min_delta=settings.early_stopping.min_delta,
+        total_epochs=settings.epochs,
+    )
+    resume_file = resumable.load()
+    resumed_from = resumable.completed_epochs if resume_file else None
+    # Seeding by the start epoch keeps a resumed run deterministic too.
+    keras.utils.set_random_seed(settings.seed + (resumed_from or 0))
+    if resume_file:
+        log.info("Resuming training from epoch %d (checkpoint %s)", resumed_from, resume_file)
+        model = keras.models.load_model(resume_file)
+    else:
+        models.check_compatible(settings, dataset)
+        model = models.build_model(settings, dataset, x_train, y_train)
+    info = provenance.provenance()
+    started = time.perf_counter()
+    with tracking.start_run(resumable.state["run_id"], run_name=f"train-{settings.model}") as run:
+        if not resume_file:
+            resumable.state["run_id"] = run.info.run_id
+            mlflow.log_params(tracking.flatten(params.model_dump(mode="json")))
+            mlflow.set_tags(tracking.provenance_tags(info))
+
+        def record_epoch(epoch: int, row: dict) -> None:
+            mlflow.log_metrics({k: v for k, v in row.items() if k != "epoch"}, step=epoch)
+            write_history(history_path, resumable.history)
+
+        resumable.on_epoch = record_epoch
+        if resumed_from is not None and resumed_from < settings.epochs:
+            mlflow.set_tag("resumed_from_epoch", str(resumed_from))
+        if not (resume_file and resumable.state["wait"] >= settings.early_stopping.patience):
+            model.fit(
+                x_train,
+                y_train,
+                validation_data=(x_val, y_val),
+                epochs=settings.epochs,
+                initial_epoch=resumable.completed_epochs,
+                batch_size=settings.batch_size,
+                callbacks=[resumable],
+                verbose=0,
+            )
+        resumable.restore_best()
+        with atomic_path(model_path) as tmp:
+            model.save(tmp)
+        metrics = summarize(resumable, resumed_from, time.perf_counter() - started, run)
+        mlflow.log_metrics({f"best_{k}": v for k, v in metrics["best"].items()})
+        signature = mlflow.models.infer_signature(x_val[:5], model.predict(x_val[:5], verbose=0))
+        mlflow.keras.log_model(
+            model, name="model", signature=signature, pip_requirements=pip_requirements(info)
+        )
+    write_history(history_path, resumable.history)
+    write_json(metrics_path, metrics)
+    resumable.clear()
+    return metrics
+
+
+def summarize(resumable, resumed_from: int | None, seconds: float, run) -> dict:
+    history = resumable.history
+    best_epoch = resumable.state["best_epoch"]
+    best_row = next(row for row in history if row["epoch"] == best_epoch)
+    return {
+        "epochs_run": len(history),
+        "best_epoch": best_epoch,
+        "stopped_early": resumable.stopped_early or resumable.state["wait"] >= resumable.patience,
+        "resumed_from_epoch": resumed_from,
+        "best": {k: v for k, v in best_row.items() if k != "epoch"},
+        "train_seconds": round(seconds, 2),
+        "mlflow_run_id": run.info.run_id,
+    }
+
+
+def write_history(path: Path, history: list[dict]) -> None:
+    """Per-epoch metrics as CSV, where `dvc plots` reads the learning curves."""
+    if not history:
+        return
+    with atomic_path(path) as tmp, tmp.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(history[0]))
+        writer.writeheader()
+        writer.writerows(history)
+
+
+def pip_requirements(info: dict) -> list[str]:
+    versions = info["versions"]
+    return [
+        f"{name}=={versions[name]}"
+        for name in ("keras", "tensorflow-cpu", "tensorflow")
+        if name in versions
+    ]
+
+
+def main(
+    params_path: Annotated[Path, typer.Option("--params", help="Params file to read.")] = Path(
+        "params.yaml"
+    ),
+    data: Annotated[Path, typer.Option(help="Prepared data directory.")] = Path("data/prepared"),
+    model: Annotated[Path, typer.Option(help="Where to save the Keras model.")] = Path(
+        "models/model.keras"
+    ),
+    metrics: Annotated[Path, typer.Option(help="Training metrics JSON.")] = Path(
+        "metrics/train.json"
+    ),
+    history: Annotated[Path, typer.Option(help="Per-epoch metrics CSV for dvc plots.")] = Path(
+        "plots/train/history.csv"
+    ),
+    checkpoints: Annotated[
+        Path, typer.Option(help="Resume state; kept until training completes.")
+    ] = Path("checkpoints/train"),
+) -> None:
+    """Train the model from params.yaml; resumes from the last completed epoch after a crash."""
+    params = load_params(params_path)
+    result = train(params, data, model, metrics, history, checkpoints)
+    shown = ", ".join(f"{k}={v:.4f}" for k, v in result["best"].items())
+    log.info(
+        "Trained %d epochs (best epoch %d: %s) -> %s",
+        result["epochs_run"],
+        result["best_epoch"],
+        shown,
+        model,
+    )
