@@ -166,7 +166,8 @@ class EvaluateParams(Strict):
 
 
 class ExportParams(Strict):
-    # Largest allowed |onnxruntime - keras| over the whole test set.
+    # Largest allowed |onnxruntime - keras| / max(1, |keras|) over the whole test set: an
+    # absolute bound for probabilities, a relative one for regression outputs above 1.
     tolerance: Annotated[float, Field(gt=0, le=1e-2)] = 1e-5
     # Single-row latency is the median of this many onnxruntime calls.
     latency_runs: PositiveInt = 200
@@ -177,6 +178,14 @@ class Params(Strict):
     train: TrainParams = TrainParams()
     evaluate: EvaluateParams = EvaluateParams()
     export: ExportParams = ExportParams()
+
+    @model_validator(mode="before")
+    @classmethod
+    def empty_sections_mean_defaults(cls, raw: object) -> object:
+        # `export:` with every key commented out is YAML null: read it as "all defaults".
+        if isinstance(raw, dict):
+            return {key: {} if value is None else value for key, value in raw.items()}
+        return raw
 
     @model_validator(mode="after")
     def plot_matches_task(self) -> Params:
@@ -200,6 +209,9 @@ def load_params(path: str | Path = "params.yaml") -> Params:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ParamsError(f"{path}: file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        # A directory, an unreadable or a binary file: still the user's to fix, so no traceback.
+        raise ParamsError(f"{path}: cannot read params: {exc}") from None
     except yaml.YAMLError as exc:
         raise ParamsError(f"{path}: not valid YAML: {exc}") from None
     return parse_params(raw if raw is not None else {}, source=str(path))
@@ -226,6 +238,10 @@ def describe_error(error: dict) -> str:
         hint = f" Did you mean '{close[0]}'?" if close else ""
         return f"{key}: unknown key.{hint} Allowed here: {', '.join(allowed)}"
     message = error["msg"].removeprefix("Value error, ")
+    if isinstance(error.get("input"), dict):
+        # A cross-field check: its message already names the values, and the input is the
+        # whole section (the whole file at top level), far too long to repeat.
+        return f"{key}: {message}"
     return f"{key}: {message} (got {error.get('input')!r})"
 
 

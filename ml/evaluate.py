@@ -51,11 +51,11 @@ def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict:
 
 def evaluate(model_path: Path, data_dir: Path, batch_size: int) -> tuple[dict, list[dict]]:
     """Return (metrics, per-row plot records) for the test split."""
-    import keras
+    from ml.models import load_model
 
     dataset = read_json(data_dir / "dataset.json")
     x_test, y_test = load_split(data_dir, "test")
-    model = keras.models.load_model(model_path)
+    model = load_model(model_path)
     outputs = model.predict(x_test, batch_size=batch_size, verbose=0)
     if dataset["task"] == "classification":
         labels = dataset["class_labels"]

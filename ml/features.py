@@ -20,7 +20,12 @@ def drop_incomplete_rows(
     frame: pd.DataFrame, numeric: list[str], categorical: list[str], missing: Missing
 ) -> pd.DataFrame:
     """Apply the 'drop_row' and 'error' rules, which act before the split."""
-    for columns, rule in ((numeric, missing.numeric), (categorical, missing.categorical)):
+    # The kind names the exact key (prepare.missing.numeric) in the error for 'error'.
+    rules = (
+        ("numeric", numeric, missing.numeric),
+        ("categorical", categorical, missing.categorical),
+    )
+    for kind, columns, rule in rules:
         if not columns:
             continue
         incomplete = frame[columns].isna()
@@ -28,7 +33,7 @@ def drop_incomplete_rows(
             counts = incomplete.sum()
             named = ", ".join(f"{name!r} ({count})" for name, count in counts[counts > 0].items())
             raise DataError(
-                f"missing values in {named}; prepare.missing says 'error'. "
+                f"missing values in {named}; prepare.missing.{kind} says 'error'. "
                 "Choose a fill rule (e.g. median, most_frequent) or 'drop_row'."
             )
         if rule == "drop_row":

@@ -47,6 +47,11 @@ def build_model(params: TrainParams, dataset: dict, x_train: np.ndarray, y_train
     return model
 
 
+def load_model(path):
+    """Load a saved model; importing this module registers the kit's custom layers first."""
+    return keras.models.load_model(path)
+
+
 def check_compatible(params: TrainParams, dataset: dict) -> None:
     if params.model == "cnn" and dataset["input_kind"] != "image":
         raise UserError(
@@ -75,13 +80,42 @@ def cnn_body(inputs, params: TrainParams):
     return layers.Dropout(params.cnn.dropout_rate)(hidden)
 
 
+@keras.saving.register_keras_serializable(package="runwright")
+class Standardize(layers.Layer):
+    """(x - mean) * scale, with mean and scale fitted on the training split.
+
+    Keras' Normalization layer keeps its statistics as captured tensors, which the ONNX exporter
+    turns into extra graph *inputs*; as non-trainable weights they export as constants.
+    """
+
+    def build(self, input_shape):
+        width = input_shape[-1]
+        self.mean = self.add_weight(
+            shape=(width,), initializer="zeros", trainable=False, name="mean"
+        )
+        self.scale = self.add_weight(
+            shape=(width,), initializer="ones", trainable=False, name="scale"
+        )
+
+    def adapt(self, x: np.ndarray) -> None:
+        if not self.built:
+            self.build(x.shape)
+        std = x.std(axis=0)
+        self.mean.assign(x.mean(axis=0))
+        # A constant column (e.g. a category never seen in training) passes through unscaled.
+        self.scale.assign(np.where(std > 1e-12, 1.0 / np.maximum(std, 1e-12), 1.0))
+
+    def call(self, inputs):
+        return (inputs - self.mean) * self.scale
+
+
 def mlp_body(inputs, params: TrainParams, x_train: np.ndarray, is_image: bool):
     hidden = layers.Flatten()(inputs) if is_image else inputs
     if not is_image:
         # Standardisation lives in the model, so the ONNX file takes raw feature values.
-        normalization = layers.Normalization(name="standardize")
-        normalization.adapt(x_train)
-        hidden = normalization(hidden)
+        standardize = Standardize(name="standardize")
+        standardize.adapt(x_train)
+        hidden = standardize(hidden)
     for units in params.mlp.units:
         hidden = layers.Dense(units, activation="relu")(hidden)
         hidden = layers.Dropout(params.mlp.dropout_rate)(hidden)

@@ -49,6 +49,12 @@ def split(frame: pd.DataFrame, raw: RawData, params: PrepareParams) -> dict[str,
     stratify = frame[raw.target].astype(str) if raw.task == "classification" else None
     if stratify is not None:
         counts = stratify.value_counts()
+        if len(counts) < 2:
+            # The schema checks this on the raw table, but 'drop_row' may remove a whole class.
+            raise DataError(
+                f"only one class left ({', '.join(map(repr, counts.index))}) after dropping rows "
+                "with missing values; a classifier needs at least two"
+            )
         needed = minimum_rows_per_class(fractions.validation, fractions.test)
         too_small = counts[counts < needed]
         if not too_small.empty:

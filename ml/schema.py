@@ -54,6 +54,11 @@ def build_schema(raw: RawData) -> pa.DataFrameSchema:
 def describe(exc: SchemaErrors) -> str:
     """Turn pandera's failure table into one line per (column, check)."""
     cases = exc.failure_cases
+    # Text in a numeric column also fails the dtype and finite checks (the latter with a numpy
+    # TypeError as its "value"): report only the root cause for such a column.
+    coerce_failed = cases["check"].astype(str).str.startswith("coerce_dtype")
+    uncoercible = set(cases.loc[coerce_failed, "column"])
+    cases = cases[coerce_failed | ~cases["column"].isin(uncoercible)]
     lines = []
     for (column, check), group in cases.groupby(["column", "check"], dropna=False, sort=False):
         values = group["failure_case"].tolist()
@@ -78,4 +83,8 @@ def describe_one(column: object, check: str, values: list, rows: list[int]) -> s
         return f"{where}: expected {wanted} values, found {shown}{row_note}"
     if check == "not_nullable":
         return f"{where}: {len(values)} missing value(s){row_note}; the target must be complete"
-    return f"{where}: {check} failed for {shown}{row_note}"
+    if not rows:
+        # A whole-column check (e.g. at least two classes): pandera's failure value is just
+        # False, so the check's own message is the explanation.
+        return f"{where}: {check}"
+    return f"{where}: {check}, found {shown}{row_note}"

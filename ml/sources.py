@@ -95,7 +95,9 @@ def read_table(path: Path) -> pd.DataFrame:
         raise DataError(f"data file is empty: {path}")
     try:
         if path.suffix == ".parquet":
-            return pd.read_parquet(path)
+            # Parquet may carry a stored pandas index (duplicated, or text): the split and the
+            # row numbers in error messages rely on rows being numbered 0..n-1, as for a CSV.
+            return pd.read_parquet(path).reset_index(drop=True)
         return pd.read_csv(path)
     except pd.errors.EmptyDataError:
         raise DataError(f"data file has no columns: {path}") from None

@@ -19,7 +19,8 @@ def render(metrics_dir: Path, models_dir: Path, console: Console) -> None:
     evaluate = read_json(metrics_dir / "evaluate.json")
     train = read_json(metrics_dir / "train.json")
     export = read_json(metrics_dir / "export.json")
-    table = Table(title=f"Test metrics ({evaluate['task']}, {evaluate['test_rows']} rows)")
+    console.print(f"Test metrics ({evaluate['task']}, {evaluate['test_rows']} held-out rows)")
+    table = Table()
     table.add_column("metric")
     table.add_column("value", justify="right")
     for name in HEADLINE:
@@ -27,26 +28,27 @@ def render(metrics_dir: Path, models_dir: Path, console: Console) -> None:
             table.add_row(name, f"{evaluate[name]:.4f}")
     console.print(table)
     resumed = train["resumed_from_epoch"]
-    console.print(
-        f"Training: {train['epochs_run']} epochs, best at epoch {train['best_epoch']}"
-        + (f", resumed from epoch {resumed}" if resumed is not None else "")
-        + f", {train['train_seconds']} s."
-    )
-    latency = export["latency"]
-    console.print(
-        f"Models:   {models_dir / 'model.keras'} (Keras)\n"
-        f"          {models_dir / 'model.onnx'} (ONNX, {export['size_bytes'] / 1024:.1f} KiB, "
-        f"verified on {export['test_rows']} test rows, max |diff| {export['max_abs_diff']:.1g}, "
-        f"{latency['single_row_p50_ms']:.3f} ms per row)"
-    )
-    console.print(
-        f"MLflow:   run {train['mlflow_run_id']} in {DEFAULT_TRACKING_URI}; "
-        "open the UI with [bold]make mlflow-ui[/] (http://127.0.0.1:5000)\n"
-        "Next:     source .venv/bin/activate, then\n"
-        "          dvc exp run -S train.epochs=3   # try a change as an experiment\n"
-        "          dvc metrics show / dvc plots show   # compare metrics, draw the curves\n"
-        "          edit params.yaml (prepare.source) to train on your own CSV: see README.md"
-    )
+    lines = [
+        f"Training  {train['epochs_run']} epochs, best at epoch {train['best_epoch']}, "
+        f"{train['train_seconds']} s"
+        + (f", resumed from epoch {resumed}" if resumed is not None else ""),
+        f"Keras     {models_dir / 'model.keras'}",
+        f"ONNX      {models_dir / 'model.onnx'} ({export['size_bytes'] / 1024:.0f} KiB), "
+        f"verified on {export['test_rows']} test rows",
+        f"          max |diff| {export['max_abs_diff']:.1e}, label flips {export['label_flips']}, "
+        f"{export['latency']['single_row_p50_ms']:.3f} ms/row",
+        f"MLflow    run {train['mlflow_run_id'][:12]} in {DEFAULT_TRACKING_URI}",
+        "          browse it: make mlflow-ui, then http://127.0.0.1:5000",
+        "",
+        "Next (after `source .venv/bin/activate`):",
+        "  dvc exp run -S train.epochs=3    try a change as an experiment",
+        "  dvc exp show                     compare experiments",
+        "  dvc metrics show                 the metrics above, from the files",
+        "  dvc plots show                   learning curves and confusion matrix",
+        "  your own CSV: README.md, 'Bringing your own CSV'",
+    ]
+    for line in lines:
+        console.print(line, highlight=False, soft_wrap=True)
 
 
 def main(

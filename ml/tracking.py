@@ -6,8 +6,6 @@ import logging
 import os
 from pathlib import Path
 
-import mlflow
-
 log = logging.getLogger(__name__)
 
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
@@ -19,6 +17,8 @@ def tracking_uri() -> str:
 
 def start_run(run_id: str | None, run_name: str):
     """Start a new run, or continue `run_id` (a resumed training keeps one run, not two)."""
+    import mlflow  # here, not at the top: `ml --help` and `ml prepare` need no MLflow
+
     mlflow.set_tracking_uri(tracking_uri())
     # The project directory's name groups runs unless MLFLOW_EXPERIMENT_NAME picks another.
     mlflow.set_experiment(os.environ.get("MLFLOW_EXPERIMENT_NAME") or Path.cwd().name)

@@ -57,7 +57,7 @@ def train(
     keras.utils.set_random_seed(settings.seed + (resumed_from or 0))
     if resume_file:
         log.info("Resuming training from epoch %d (checkpoint %s)", resumed_from, resume_file)
-        model = keras.models.load_model(resume_file)
+        model = models.load_model(resume_file)
     else:
         models.check_compatible(settings, dataset)
         model = models.build_model(settings, dataset, x_train, y_train)

@@ -1,0 +1,107 @@
+"""Shared fixtures: a tiny configuration and a real Git + DVC repository holding the kit."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+# What a user's repository needs to run the pipeline (the package is run with `python -m ml`).
+PIPELINE_FILES = (
+    "ml",
+    "dvc.yaml",
+    "params.yaml",
+    ".dvc/config",
+    ".dvc/.gitignore",
+    ".dvcignore",
+    ".gitignore",
+    "data/raw/README.md",
+)
+
+TINY_TRAIN = {
+    "model": "cnn",
+    "epochs": 3,
+    "batch_size": 64,
+    "learning_rate": 0.005,
+    "cnn": {"filters": [8], "dense_units": 16, "dropout_rate": 0.1},
+}
+
+
+def tiny_params(**train_overrides) -> dict:
+    """The shipped params.yaml with a CNN small enough to train in about a second."""
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    params["train"].update(TINY_TRAIN | train_overrides)
+    return params
+
+
+def tool_env(tmp_path: Path) -> dict[str, str]:
+    """Environment for subprocesses: this venv's tools first, MLflow in the repository."""
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+    env.pop("MLFLOW_TRACKING_URI", None)
+    env.pop("MLFLOW_EXPERIMENT_NAME", None)
+    env["GIT_AUTHOR_NAME"] = env["GIT_COMMITTER_NAME"] = "test"
+    env["GIT_AUTHOR_EMAIL"] = env["GIT_COMMITTER_EMAIL"] = "test@localhost"
+    env["DVC_NO_ANALYTICS"] = "1"
+    return env
+
+
+def run(args: list[str], cwd: Path, env: dict, check: bool = True, **kwargs):
+    result = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, **kwargs)
+    if check and result.returncode != 0:
+        raise AssertionError(
+            f"{' '.join(args)} exited {result.returncode}\n--- stdout\n{result.stdout}"
+            f"\n--- stderr\n{result.stderr}"
+        )
+    return result
+
+
+def make_pipeline_repo(path: Path, params: dict) -> tuple[Path, dict]:
+    """A fresh Git repository with the kit's pipeline and `params`, committed."""
+    path.mkdir(parents=True, exist_ok=True)
+    for name in PIPELINE_FILES:
+        source = ROOT / name
+        target = path / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if source.is_dir():
+            shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(source, target)
+    (path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    env = tool_env(path)
+    run(["git", "init", "-q", "-b", "main"], path, env)
+    run(["git", "add", "-A"], path, env)
+    run(["git", "commit", "-q", "-m", "pipeline"], path, env)
+    return path, env
+
+
+@pytest.fixture
+def pipeline_repo(tmp_path):
+    return make_pipeline_repo(tmp_path / "repo", tiny_params())
+
+
+@pytest.fixture(scope="session")
+def prepared_digits(tmp_path_factory) -> Path:
+    """data/prepared for the bundled digits set, made once per test session."""
+    from ml.config import PrepareParams
+    from ml.prepare import prepare
+
+    out = tmp_path_factory.mktemp("prepared") / "digits"
+    prepare(PrepareParams(), out)
+    return out
+
+
+@pytest.fixture
+def mlflow_store(tmp_path, monkeypatch) -> str:
+    """An isolated MLflow sqlite store; the experiment is named after the working directory."""
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.delenv("MLFLOW_EXPERIMENT_NAME", raising=False)
+    monkeypatch.chdir(tmp_path)
+    return uri

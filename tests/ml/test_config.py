@@ -1,0 +1,293 @@
+"""params.yaml -> strict pydantic models: every mistake is a ParamsError naming the dotted key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ml.config import (
+    Params,
+    ParamsError,
+    load_params,
+    model_params_hash,
+    parse_params,
+    section_hash,
+)
+from ml.errors import UserError
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+CSV_SOURCE = {
+    "source": {"path": "data/raw/people.csv"},
+    "task": "classification",
+    "target": "label",
+    "numeric_features": ["age"],
+    "categorical_features": ["city"],
+}
+
+
+def error_of(raw: object) -> str:
+    with pytest.raises(ParamsError) as caught:
+        parse_params(raw)
+    return str(caught.value)
+
+
+def write(tmp_path: Path, text: str | bytes) -> Path:
+    path = tmp_path / "params.yaml"
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text, encoding="utf-8")
+    return path
+
+
+# --- files -----------------------------------------------------------------------------------
+
+
+def test_shipped_params_file_loads() -> None:
+    params = load_params(REPO_ROOT / "params.yaml")
+    assert params.prepare.source.bundled == "digits"
+    assert params.prepare.resolved_task == "classification"
+    assert params.evaluate.plot == "confusion"
+    assert params.train.model in ("cnn", "mlp")
+
+
+def test_empty_file_gives_the_defaults(tmp_path: Path) -> None:
+    params = load_params(write(tmp_path, "# only a comment\n"))
+    assert params == Params()
+    assert params.prepare.source.bundled == "digits"
+    assert (params.prepare.split.train, params.prepare.split.test) == (0.7, 0.15)
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    path = tmp_path / "nope.yaml"
+    with pytest.raises(ParamsError, match="file not found") as caught:
+        load_params(path)
+    assert str(path) in str(caught.value)
+
+
+def test_invalid_yaml_names_the_file_and_line(tmp_path: Path) -> None:
+    path = write(tmp_path, "train:\n  epochs: [1, 2\n")
+    with pytest.raises(ParamsError, match="not valid YAML") as caught:
+        load_params(path)
+    assert str(path) in str(caught.value)
+    assert "line" in str(caught.value)
+
+
+@pytest.mark.parametrize(("text", "kind"), [("- a\n- b\n", "list"), ("just text\n", "str")])
+def test_non_mapping_yaml(tmp_path: Path, text: str, kind: str) -> None:
+    with pytest.raises(ParamsError, match=f"expected a mapping of sections, got {kind}"):
+        load_params(write(tmp_path, text))
+
+
+def test_unreadable_path_is_a_params_error_not_a_traceback(tmp_path: Path) -> None:
+    with pytest.raises(ParamsError, match="cannot read params"):
+        load_params(tmp_path)  # a directory
+    with pytest.raises(ParamsError, match="cannot read params"):
+        load_params(write(tmp_path, b"\xff\xfe\x00 not utf-8"))
+
+
+def test_params_error_is_a_user_error() -> None:
+    # The CLI prints UserErrors as one message without a traceback.
+    assert issubclass(ParamsError, UserError)
+
+
+# --- unknown keys ----------------------------------------------------------------------------
+
+
+def test_unknown_top_level_key_suggests_and_lists_sections() -> None:
+    message = error_of({"trian": {"epochs": 3}})
+    assert "trian: unknown key. Did you mean 'train'?" in message
+    assert "Allowed here: evaluate, export, prepare, train" in message
+
+
+def test_unknown_nested_key_suggests_close_match() -> None:
+    message = error_of({"train": {"epoch": 3}})
+    assert "train.epoch: unknown key. Did you mean 'epochs'?" in message
+    assert "Allowed here: batch_size, cnn, early_stopping, epochs," in message
+
+
+def test_unknown_key_two_levels_down() -> None:
+    message = error_of({"train": {"cnn": {"filter": [8]}}})
+    assert "train.cnn.filter: unknown key. Did you mean 'filters'?" in message
+    assert "Allowed here: dense_units, dropout_rate, filters, kernel_size" in message
+
+
+def test_unknown_key_inside_source() -> None:
+    message = error_of({"prepare": {"source": {"bundle": "iris"}}})
+    assert "prepare.source.bundle: unknown key. Did you mean 'bundled'?" in message
+    assert "Allowed here: bundled, path, sha256, url" in message
+
+
+def test_unknown_key_without_close_match_only_lists_allowed() -> None:
+    message = error_of({"export": {"zzz": 1}})
+    assert "export.zzz: unknown key." in message
+    assert "Did you mean" not in message
+    assert "Allowed here: latency_runs, tolerance" in message
+
+
+# --- wrong types and impossible values -------------------------------------------------------
+
+
+def test_wrong_type_names_key_and_value() -> None:
+    message = error_of({"train": {"epochs": "many"}})
+    assert "train.epochs: Input should be a valid integer" in message
+    assert "(got 'many')" in message
+
+
+def test_negative_epochs() -> None:
+    message = error_of({"train": {"epochs": -1}})
+    assert "train.epochs: Input should be greater than 0 (got -1)" in message
+
+
+def test_choice_lists_allowed_values() -> None:
+    message = error_of({"train": {"model": "rnn"}})
+    assert "train.model: Input should be 'cnn' or 'mlp' (got 'rnn')" in message
+
+
+def test_section_of_wrong_type() -> None:
+    assert "train: Input should be a valid dictionary" in error_of({"train": 5})
+
+
+def test_every_problem_is_listed_at_once() -> None:
+    message = error_of({"train": {"epochs": 0, "batch_size": "big", "dropout": 0.1}})
+    assert "train.epochs:" in message
+    assert "train.batch_size:" in message
+    assert "train.dropout: unknown key." in message
+    assert len(message.splitlines()) == 4  # header + one line per problem
+
+
+@pytest.mark.parametrize("fraction", [0.0, 1.0, -0.1])
+def test_split_fraction_out_of_range(fraction: float) -> None:
+    message = error_of({"prepare": {"split": {"test": fraction}}})
+    assert "prepare.split.test:" in message
+
+
+def test_split_must_sum_to_one() -> None:
+    message = error_of({"prepare": {"split": {"train": 0.5, "validation": 0.2, "test": 0.2}}})
+    assert "prepare.split: train + validation + test must sum to 1" in message
+    assert "0.5 + 0.2 + 0.2 = 0.9" in message
+    # A cross-field check does not repeat the whole section as "(got {...})".
+    assert "(got {" not in message
+
+
+def test_split_fractions_within_rounding_are_accepted() -> None:
+    params = parse_params({"prepare": {"split": {"train": 0.8, "validation": 0.1, "test": 0.1}}})
+    assert params.prepare.split.train == 0.8
+
+
+# --- sources ---------------------------------------------------------------------------------
+
+
+def test_file_source_with_declared_columns_is_valid() -> None:
+    params = parse_params({"prepare": CSV_SOURCE})
+    assert params.prepare.source.path == "data/raw/people.csv"
+    assert params.prepare.resolved_task == "classification"
+    assert params.prepare.numeric_features == ["age"]
+
+
+@pytest.mark.parametrize("extra", [{"target": "label"}, {"task": "regression"}])
+def test_bundled_source_rejects_target_and_task(extra: dict) -> None:
+    message = error_of({"prepare": {"source": {"bundled": "iris"}, **extra}})
+    assert "prepare: task, target and feature lists come with a bundled dataset" in message
+
+
+def test_path_source_needs_target() -> None:
+    message = error_of({"prepare": {"source": {"path": "a.csv"}, "task": "regression"}})
+    assert "prepare: a 'path' or 'url' source needs 'target'" in message
+
+
+def test_path_source_needs_task() -> None:
+    message = error_of({"prepare": {"source": {"path": "a.csv"}, "target": "y"}})
+    assert "prepare: a 'path' or 'url' source needs 'task'" in message
+
+
+def test_path_source_needs_features() -> None:
+    raw = {"source": {"path": "a.csv"}, "task": "regression", "target": "y"}
+    assert "declare at least one of numeric_features" in error_of({"prepare": raw})
+
+
+def test_feature_listed_twice_or_as_target() -> None:
+    twice = CSV_SOURCE | {"categorical_features": ["age"]}
+    assert "features listed more than once: age" in error_of({"prepare": twice})
+    as_target = CSV_SOURCE | {"numeric_features": ["age", "label"]}
+    assert "target 'label' is also listed as a feature" in error_of({"prepare": as_target})
+
+
+def test_source_with_bundled_and_path() -> None:
+    message = error_of({"prepare": {"source": {"bundled": "iris", "path": "a.csv"}}})
+    assert "prepare.source: set exactly one of 'bundled', 'path' or 'url' (got bundled, path)" in (
+        message
+    )
+
+
+def test_source_with_nothing_set() -> None:
+    message = error_of({"prepare": {"source": {}}})
+    assert "prepare.source: set exactly one of 'bundled', 'path' or 'url' (got none)" in message
+
+
+def test_unknown_bundled_name_lists_the_sets() -> None:
+    message = error_of({"prepare": {"source": {"bundled": "mnist"}}})
+    assert "prepare.source.bundled:" in message
+    assert "'digits'" in message
+    assert "'diabetes'" in message
+
+
+def test_url_with_bad_scheme() -> None:
+    raw = CSV_SOURCE | {"source": {"url": "ftp://example.org/a.csv"}}
+    message = error_of({"prepare": raw})
+    assert "prepare.source: url must start with http:// or https://" in message
+    assert "'ftp://example.org/a.csv'" in message
+
+
+def test_path_with_unsupported_extension() -> None:
+    raw = CSV_SOURCE | {"source": {"path": "data.xlsx"}}
+    assert "path must end in .csv or .parquet, got 'data.xlsx'" in error_of({"prepare": raw})
+
+
+def test_sha256_rules() -> None:
+    with_path = CSV_SOURCE | {"source": {"path": "a.csv", "sha256": "0" * 64}}
+    assert "sha256 only applies to a url source" in error_of({"prepare": with_path})
+    short = CSV_SOURCE | {"source": {"url": "https://example.org/a.csv", "sha256": "abc"}}
+    assert "prepare.source.sha256: String should match pattern" in error_of({"prepare": short})
+
+
+# --- cross-section ---------------------------------------------------------------------------
+
+
+def test_plot_must_be_scatter_for_regression() -> None:
+    message = error_of({"prepare": {"source": {"bundled": "diabetes"}}})
+    assert "evaluate.plot must be 'scatter' for a regression task" in message
+    assert "got 'confusion'" in message
+    assert "(got {" not in message  # the whole file is not echoed back
+
+
+def test_plot_must_be_confusion_for_classification() -> None:
+    message = error_of({"evaluate": {"plot": "scatter"}})
+    assert "evaluate.plot must be 'confusion' for a classification task" in message
+
+
+def test_regression_with_scatter_is_valid() -> None:
+    params = parse_params(
+        {"prepare": {"source": {"bundled": "diabetes"}}, "evaluate": {"plot": "scatter"}}
+    )
+    assert params.prepare.resolved_task == "regression"
+
+
+# --- hashes ----------------------------------------------------------------------------------
+
+
+def test_model_params_hash_tracks_prepare_and_train_only() -> None:
+    base = model_params_hash(Params())
+    assert base == model_params_hash(parse_params({}))
+    assert len(base) == 16
+    assert model_params_hash(parse_params({"train": {"epochs": 3}})) != base
+    assert model_params_hash(parse_params({"prepare": {"seed": 1}})) != base
+    assert model_params_hash(parse_params({"export": {"latency_runs": 5}})) == base
+
+
+def test_section_hash_includes_extra_strings() -> None:
+    section = Params().train
+    assert section_hash(section) == section_hash(Params().train)
+    assert section_hash(section, "abc") != section_hash(section)

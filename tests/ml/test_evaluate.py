@@ -1,0 +1,35 @@
+"""Metric functions on hand-checked inputs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ml.evaluate import classification_metrics, regression_metrics
+
+
+def test_classification_metrics_by_hand():
+    y_true = np.array([0, 0, 1, 1, 2, 2])
+    y_pred = np.array([0, 1, 1, 1, 2, 0])
+    metrics = classification_metrics(y_true, y_pred, ["cat", "dog", "owl"])
+    assert metrics["accuracy"] == pytest.approx(4 / 6)
+    assert metrics["per_class"]["dog"] == {
+        "precision": pytest.approx(2 / 3),
+        "recall": 1.0,
+        "support": 2,
+    }
+    assert metrics["per_class"]["cat"]["recall"] == 0.5
+    # F1 per class: cat 0.5, dog 0.8, owl 2/3 -> macro mean.
+    assert metrics["f1_macro"] == pytest.approx((0.5 + 0.8 + 2 / 3) / 3)
+
+
+def test_class_never_predicted_or_present_scores_zero_not_nan():
+    metrics = classification_metrics(np.array([0, 0]), np.array([0, 0]), ["a", "b"])
+    assert metrics["per_class"]["b"] == {"precision": 0.0, "recall": 0.0, "support": 0}
+
+
+def test_regression_metrics_by_hand():
+    metrics = regression_metrics(np.array([1.0, 2.0, 3.0, 4.0]), np.array([1.0, 2.0, 3.0, 6.0]))
+    assert metrics["rmse"] == pytest.approx(1.0)
+    assert metrics["mae"] == pytest.approx(0.5)
+    assert metrics["r2"] == pytest.approx(1 - 4 / 5)

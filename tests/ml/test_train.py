@@ -1,0 +1,140 @@
+"""Training in-process on the bundled digits: outputs, MLflow records, resume after a crash."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import keras
+import mlflow
+import pytest
+
+from ml.config import parse_params
+from ml.train import train
+from tests.conftest import tiny_params
+
+
+class Crash(Exception):
+    """Stands in for a process killed between two epochs."""
+
+
+class CrashAfterEpoch(keras.callbacks.Callback):
+    def __init__(self, epoch: int):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch + 1 == self.epoch:
+            raise Crash
+
+
+def run_train(tmp_path, prepared, **train_overrides):
+    params = parse_params(tiny_params(**train_overrides))
+    paths = {
+        "model_path": tmp_path / "models/model.keras",
+        "metrics_path": tmp_path / "metrics/train.json",
+        "history_path": tmp_path / "plots/train/history.csv",
+        "checkpoint_dir": tmp_path / "checkpoints/train",
+    }
+    return train(params, prepared, **paths), paths
+
+
+def read_history(path) -> list[dict]:
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_train_writes_model_metrics_history_and_an_mlflow_run(
+    tmp_path, prepared_digits, mlflow_store
+):
+    metrics, paths = run_train(tmp_path, prepared_digits)
+    assert paths["model_path"].is_file()
+    assert not paths["checkpoint_dir"].exists()
+    on_disk = json.loads(paths["metrics_path"].read_text())
+    assert on_disk == metrics
+    assert metrics["resumed_from_epoch"] is None
+    assert metrics["epochs_run"] == 3
+    assert 1 <= metrics["best_epoch"] <= 3
+    assert set(metrics["best"]) == {"loss", "accuracy", "val_loss", "val_accuracy"}
+    history = read_history(paths["history_path"])
+    assert [int(row["epoch"]) for row in history] == [1, 2, 3]
+
+    run = mlflow.MlflowClient(mlflow_store).get_run(metrics["mlflow_run_id"])
+    assert run.info.status == "FINISHED"
+    assert run.data.params["train.epochs"] == "3"
+    assert run.data.params["prepare.source.bundled"] == "digits"
+    assert {"git_commit", "dvc_lock_sha256", "version.keras", "version.mlflow"} <= set(
+        run.data.tags
+    )
+    steps = mlflow.MlflowClient(mlflow_store).get_metric_history(run.info.run_id, "val_loss")
+    assert [metric.step for metric in steps] == [1, 2, 3]
+    logged_model = mlflow.search_logged_models(
+        experiment_ids=[run.info.experiment_id], output_format="list"
+    )
+    assert logged_model and logged_model[0].source_run_id == run.info.run_id
+
+
+def test_early_stopping_stops_and_restores_the_best_epoch(tmp_path, prepared_digits, mlflow_store):
+    # An absurd min_delta means no epoch after the first counts as an improvement.
+    metrics, _ = run_train(
+        tmp_path,
+        prepared_digits,
+        epochs=10,
+        early_stopping={"monitor": "val_loss", "patience": 2, "min_delta": 100.0},
+    )
+    assert metrics["stopped_early"] is True
+    assert metrics["epochs_run"] == 3
+    assert metrics["best_epoch"] == 1
+
+
+ORIGINAL_FIT = keras.Model.fit
+
+
+@pytest.fixture
+def crash_after_epoch(monkeypatch):
+    """Make fit() die right after the given epoch has been checkpointed."""
+
+    def arm(epoch: int) -> None:
+        def crashing_fit(self, *args, **kwargs):
+            kwargs["callbacks"] = [*kwargs["callbacks"], CrashAfterEpoch(epoch)]
+            return ORIGINAL_FIT(self, *args, **kwargs)
+
+        monkeypatch.setattr(keras.Model, "fit", crashing_fit)
+
+    return arm
+
+
+def test_crash_then_rerun_resumes_from_the_last_completed_epoch(
+    tmp_path, prepared_digits, mlflow_store, crash_after_epoch, monkeypatch, caplog
+):
+    crash_after_epoch(2)
+    with pytest.raises(Crash):
+        run_train(tmp_path, prepared_digits, epochs=5)
+    state = json.loads((tmp_path / "checkpoints/train/state.json").read_text())
+    assert state["epoch"] == 2
+    first_run_id = state["run_id"]
+
+    monkeypatch.setattr(keras.Model, "fit", ORIGINAL_FIT)
+    with caplog.at_level("INFO"):
+        metrics, paths = run_train(tmp_path, prepared_digits, epochs=5)
+    assert "Resuming training from epoch 2" in caplog.text
+    assert metrics["resumed_from_epoch"] == 2
+    assert metrics["epochs_run"] == 5
+    assert metrics["mlflow_run_id"] == first_run_id  # one run, continued
+    assert [int(row["epoch"]) for row in read_history(paths["history_path"])] == [1, 2, 3, 4, 5]
+    steps = mlflow.MlflowClient(mlflow_store).get_metric_history(first_run_id, "loss")
+    assert sorted(metric.step for metric in steps) == [1, 2, 3, 4, 5]
+
+
+def test_checkpoint_from_other_params_is_discarded(
+    tmp_path, prepared_digits, mlflow_store, crash_after_epoch, monkeypatch, caplog
+):
+    crash_after_epoch(1)
+    with pytest.raises(Crash):
+        run_train(tmp_path, prepared_digits, epochs=4)
+    monkeypatch.setattr(keras.Model, "fit", ORIGINAL_FIT)
+    with caplog.at_level("WARNING"):
+        metrics, _ = run_train(tmp_path, prepared_digits, epochs=2, learning_rate=0.01)
+    assert "Discarding checkpoints" in caplog.text
+    assert metrics["resumed_from_epoch"] is None
+    assert metrics["epochs_run"] == 2
