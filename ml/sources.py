@@ -119,7 +119,7 @@ def download(url: str, sha256: str | None, cache: Path) -> Path:
     if cached.exists() and sha256 is None:
         log.info("Using cached download %s", cached)
         return cached
-    log.info("Downloading %s", url)
+    log.info("Fetching %s (verified against the cache when sha256 is set)", url)
     try:
         return Path(
             pooch.retrieve(
