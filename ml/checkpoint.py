@@ -5,11 +5,14 @@ Keras' own BackupAndRestore restores weights and the epoch counter but not the h
 early-stopping state, which the metrics and the stopping decision depend on; hence this class.
 
 On-disk layout (never a DVC output, so `dvc repro` does not delete it before the stage runs):
-    checkpoints/state.json          the last completed epoch; written last, atomically
-    checkpoints/epoch-NNNN.keras    model + optimizer state after that epoch
-    checkpoints/best-NNNN.weights.h5  weights of the best epoch so far
-A crash between writing a model file and state.json leaves an orphan file, never a state that
-points at a half-written one.
+    checkpoints/state.json       the last completed epoch; written last, atomically
+    checkpoints/epoch-NNNN.npz   model weights + optimizer state after that epoch
+    checkpoints/best-NNNN.npz    model weights of the best epoch so far
+A crash between writing a snapshot and state.json leaves an orphan file, never a state that
+points at a half-written one. Snapshots are plain arrays rather than `.keras` files: 5 ms per
+epoch instead of ~110 ms, which on a small model is the difference between a checkpointed
+run costing a few percent more than a bare one and costing half again as much. The model is
+rebuilt from params on resume, so the arrays are all that needs saving.
 """
 
 from __future__ import annotations
@@ -21,11 +24,14 @@ import time
 from pathlib import Path
 
 import keras
+import numpy as np
 
 from ml.errors import UserError
-from ml.io import read_json, write_json
+from ml.io import read_json, write_json, write_text
 
 log = logging.getLogger(__name__)
+
+RUN_ID_FILE = "mlflow_run_id"
 
 
 class ResumableTraining(keras.callbacks.Callback):
@@ -59,23 +65,38 @@ class ResumableTraining(keras.callbacks.Callback):
             "history": [],
             "model_file": None,
             "best_file": None,
-            "run_id": None,
         }
         self.stopped_early = False
         self.epoch_started = 0.0
 
-    def load(self) -> str | None:
-        """Return the model file to resume from, or None to start fresh."""
+    def load(self) -> bool:
+        """Read the saved state; True when there is a checkpoint to resume from."""
         state_file = self.directory / "state.json"
         if not state_file.exists():
-            return None
+            return False
         state = read_json(state_file)
         if state.get("fingerprint") != self.fingerprint:
             log.warning("Discarding checkpoints in %s: params or data changed", self.directory)
             self.clear()
-            return None
+            return False
         self.state = state
-        return str(self.directory / state["model_file"])
+        return True
+
+    def restore_last(self, model) -> None:
+        """Put the last completed epoch's weights and optimizer state into a fresh `model`."""
+        with np.load(self.directory / self.state["model_file"]) as snapshot:
+            assign(model.weights, snapshot, "w")
+            model.optimizer.build(model.trainable_variables)
+            assign(model.optimizer.variables, snapshot, "o")
+
+    @property
+    def run_id(self) -> str | None:
+        """The MLflow run to continue, saved as soon as the run was created (not per epoch)."""
+        path = self.directory / RUN_ID_FILE
+        return path.read_text().strip() if path.exists() else None
+
+    def remember_run(self, run_id: str) -> None:
+        write_text(self.directory / RUN_ID_FILE, run_id)
 
     @property
     def completed_epochs(self) -> int:
@@ -101,10 +122,10 @@ class ResumableTraining(keras.callbacks.Callback):
         best = self.state["best"]
         if best is None or self.sign * (best - value) > self.min_delta:
             self.state.update(best=value, best_epoch=completed, wait=0)
-            self.state["best_file"] = self.save(f"best-{completed:04d}.weights.h5", weights=True)
+            self.state["best_file"] = self.save(f"best-{completed:04d}.npz", with_optimizer=False)
         else:
             self.state["wait"] += 1
-        self.state["model_file"] = self.save(f"epoch-{completed:04d}.keras", weights=False)
+        self.state["model_file"] = self.save(f"epoch-{completed:04d}.npz", with_optimizer=True)
         self.state["epoch"] = completed
         write_json(self.directory / "state.json", self.state)
         self.prune()
@@ -124,25 +145,38 @@ class ResumableTraining(keras.callbacks.Callback):
             self.stopped_early = True
             self.model.stop_training = True
 
-    def save(self, name: str, weights: bool) -> str:
+    def save(self, name: str, with_optimizer: bool) -> str:
         self.directory.mkdir(parents=True, exist_ok=True)
-        path = self.directory / name
-        if weights:
-            self.model.save_weights(path)
-        else:
-            self.model.save(path)
+        arrays = {f"w{i}": variable.numpy() for i, variable in enumerate(self.model.weights)}
+        if with_optimizer:
+            variables = self.model.optimizer.variables
+            arrays |= {f"o{i}": variable.numpy() for i, variable in enumerate(variables)}
+        np.savez(self.directory / name, **arrays)
         return name
 
     def prune(self) -> None:
         """Delete model files the state no longer points at."""
-        keep = {self.state["model_file"], self.state["best_file"], "state.json"}
+        keep = {self.state["model_file"], self.state["best_file"], "state.json", RUN_ID_FILE}
         for path in self.directory.iterdir():
             if path.name not in keep:
                 path.unlink(missing_ok=True)
 
-    def restore_best(self) -> None:
+    def restore_best(self, model) -> None:
         if self.state["best_file"]:
-            self.model.load_weights(self.directory / self.state["best_file"])
+            with np.load(self.directory / self.state["best_file"]) as snapshot:
+                assign(model.weights, snapshot, "w")
 
     def clear(self) -> None:
         shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def assign(variables, snapshot, prefix: str) -> None:
+    """Copy arrays `<prefix>0..n` into `variables`, in order; shapes must match exactly."""
+    saved = sum(1 for key in snapshot.files if key.startswith(prefix))
+    if saved != len(variables):
+        raise ValueError(
+            f"checkpoint holds {saved} '{prefix}' arrays, the model has "
+            f"{len(variables)} variables: it was saved from another architecture"
+        )
+    for index, variable in enumerate(variables):
+        variable.assign(snapshot[f"{prefix}{index}"])

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
+import threading
+import time
 from pathlib import Path
+
+from ml.errors import UserError
 
 log = logging.getLogger(__name__)
 
@@ -20,12 +25,101 @@ def start_run(run_id: str | None, run_name: str):
     import mlflow  # here, not at the top: `ml --help` and `ml prepare` need no MLflow
 
     mlflow.set_tracking_uri(tracking_uri())
-    # The project directory's name groups runs unless MLFLOW_EXPERIMENT_NAME picks another.
-    mlflow.set_experiment(os.environ.get("MLFLOW_EXPERIMENT_NAME") or Path.cwd().name)
+    mlflow.set_experiment(experiment_name())
     if run_id:
         log.info("Continuing MLflow run %s", run_id)
         return mlflow.start_run(run_id=run_id)
     return mlflow.start_run(run_name=run_name)
+
+
+def experiment_name() -> str:
+    # The project directory's name groups runs unless MLFLOW_EXPERIMENT_NAME picks another.
+    return os.environ.get("MLFLOW_EXPERIMENT_NAME") or Path.cwd().name
+
+
+class BackgroundRun:
+    """An MLflow run fed from a worker thread, so training never waits on the tracking store.
+
+    Opening an sqlite store costs ~1 s of schema checks and every write ~20 ms; on a small model
+    that is a large share of the training time. The worker opens the run and writes per-epoch
+    metrics while fit() runs (TensorFlow's kernels release the GIL); `finish` waits for it.
+    """
+
+    def __init__(
+        self, run_id: str | None, run_name: str, params: dict, tags: dict[str, str], on_open=None
+    ):
+        self.run_id = run_id
+        self.on_open = on_open  # called on the worker with the run id once the run exists
+        self.error: Exception | None = None
+        self._queue: queue.Queue = queue.Queue()
+        self._thread = threading.Thread(
+            target=self._work, args=(run_name, params, tags), name="mlflow-logger", daemon=True
+        )
+        self._thread.start()
+
+    def log_epoch(self, step: int, metrics: dict[str, float]) -> None:
+        self._queue.put((step, dict(metrics)))
+
+    def finish(self) -> str:
+        """Wait until every queued metric is written; return the run id."""
+        self._queue.put(None)
+        self._thread.join()
+        if self.error is not None:
+            raise UserError(f"MLflow tracking at {tracking_uri()} failed: {self.error}")
+        return self.run_id
+
+    def abandon(self) -> None:
+        """Training died: flush what was logged and mark the run KILLED (a resume reopens it)."""
+        self._queue.put(None)
+        self._thread.join(timeout=30)
+        if self.run_id and self.error is None:
+            from mlflow import MlflowClient
+
+            try:
+                MlflowClient(tracking_uri()).set_terminated(self.run_id, status="KILLED")
+            except Exception as exc:  # the original failure matters more than this one
+                log.warning("Could not mark MLflow run %s as killed: %s", self.run_id, exc)
+
+    def _work(self, run_name: str, params: dict, tags: dict[str, str]) -> None:
+        client = None
+        try:
+            client = self._open(run_name, params, tags)
+        except Exception as exc:  # reported by finish(); training goes on meanwhile
+            self.error = exc
+        while (item := self._queue.get()) is not None:
+            if client is None or self.error is not None:
+                continue
+            step, metrics = item
+            try:
+                self._log(client, step, metrics)
+            except Exception as exc:
+                self.error = exc
+
+    def _open(self, run_name: str, params: dict, tags: dict[str, str]):
+        from mlflow import MlflowClient
+        from mlflow.entities import Param
+
+        client = MlflowClient(tracking_uri())
+        name = experiment_name()
+        experiment = client.get_experiment_by_name(name)
+        experiment_id = experiment.experiment_id if experiment else client.create_experiment(name)
+        if self.run_id:
+            log.info("Continuing MLflow run %s", self.run_id)
+            client.update_run(self.run_id, status="RUNNING")
+            return client
+        run = client.create_run(experiment_id, run_name=run_name, tags=tags)
+        self.run_id = run.info.run_id
+        if self.on_open:
+            self.on_open(self.run_id)
+        client.log_batch(self.run_id, params=[Param(k, str(v)) for k, v in params.items()])
+        return client
+
+    def _log(self, client, step: int, metrics: dict[str, float]) -> None:
+        from mlflow.entities import Metric
+
+        now = int(time.time() * 1000)
+        batch = [Metric(key, value, now, step) for key, value in metrics.items()]
+        client.log_batch(self.run_id, metrics=batch)
 
 
 def flatten(data: dict, prefix: str = "") -> dict[str, object]:

@@ -33,10 +33,7 @@ def train(
     history_path: Path,
     checkpoint_dir: Path,
 ) -> dict:
-    import keras
-    import mlflow
-
-    from ml import models, provenance, tracking
+    from ml import provenance, tracking
     from ml.checkpoint import ResumableTraining
 
     settings = params.train
@@ -51,32 +48,29 @@ def train(
         min_delta=settings.early_stopping.min_delta,
         total_epochs=settings.epochs,
     )
-    resume_file = resumable.load()
-    resumed_from = resumable.completed_epochs if resume_file else None
-    # Seeding by the start epoch keeps a resumed run deterministic too.
-    keras.utils.set_random_seed(settings.seed + (resumed_from or 0))
-    if resume_file:
-        log.info("Resuming training from epoch %d (checkpoint %s)", resumed_from, resume_file)
-        model = models.load_model(resume_file)
-    else:
-        models.check_compatible(settings, dataset)
-        model = models.build_model(settings, dataset, x_train, y_train)
+    resumed_from = resumable.completed_epochs if resumable.load() else None
+    model = start_model(settings, dataset, x_train, y_train, resumable, resumed_from)
     info = provenance.provenance()
+    tags = tracking.provenance_tags(info)
+    if resumed_from is not None:
+        tags["resumed_from_epoch"] = str(resumed_from)
+    resumable.directory.mkdir(parents=True, exist_ok=True)
+    run = tracking.BackgroundRun(
+        resumable.run_id if resumed_from is not None else None,
+        run_name=f"train-{settings.model}",
+        params=tracking.flatten(params.model_dump(mode="json")),
+        tags=tags,
+        on_open=resumable.remember_run,
+    )
+
+    def record_epoch(epoch: int, row: dict) -> None:
+        run.log_epoch(epoch, {k: v for k, v in row.items() if k != "epoch"})
+        write_history(history_path, resumable.history)
+
+    resumable.on_epoch = record_epoch
     started = time.perf_counter()
-    with tracking.start_run(resumable.state["run_id"], run_name=f"train-{settings.model}") as run:
-        if not resume_file:
-            resumable.state["run_id"] = run.info.run_id
-            mlflow.log_params(tracking.flatten(params.model_dump(mode="json")))
-            mlflow.set_tags(tracking.provenance_tags(info))
-
-        def record_epoch(epoch: int, row: dict) -> None:
-            mlflow.log_metrics({k: v for k, v in row.items() if k != "epoch"}, step=epoch)
-            write_history(history_path, resumable.history)
-
-        resumable.on_epoch = record_epoch
-        if resumed_from is not None and resumed_from < settings.epochs:
-            mlflow.set_tag("resumed_from_epoch", str(resumed_from))
-        if not (resume_file and resumable.state["wait"] >= settings.early_stopping.patience):
+    try:
+        if resumable.state["wait"] < settings.early_stopping.patience:
             model.fit(
                 x_train,
                 y_train,
@@ -87,22 +81,56 @@ def train(
                 callbacks=[resumable],
                 verbose=0,
             )
-        resumable.restore_best()
-        with atomic_path(model_path) as tmp:
-            model.save(tmp)
-        metrics = summarize(resumable, resumed_from, time.perf_counter() - started, run)
-        mlflow.log_metrics({f"best_{k}": v for k, v in metrics["best"].items()})
-        signature = mlflow.models.infer_signature(x_val[:5], model.predict(x_val[:5], verbose=0))
-        mlflow.keras.log_model(
-            model, name="model", signature=signature, pip_requirements=pip_requirements(info)
-        )
+    except BaseException:
+        run.abandon()
+        raise
+    resumable.restore_best(model)
+    with atomic_path(model_path) as tmp:
+        model.save(tmp)
+    run_id = run.finish()
+    metrics = summarize(resumable, resumed_from, time.perf_counter() - started, run_id)
+    log_model(run_id, model, metrics, x_val, info)
     write_history(history_path, resumable.history)
     write_json(metrics_path, metrics)
     resumable.clear()
     return metrics
 
 
-def summarize(resumable, resumed_from: int | None, seconds: float, run) -> dict:
+def start_model(settings, dataset: dict, x_train, y_train, resumable, resumed_from):
+    """A freshly built model, holding the last checkpoint's state when resuming."""
+    import keras
+
+    from ml import models
+
+    # Seeding by the start epoch keeps a resumed run deterministic too.
+    keras.utils.set_random_seed(settings.seed + (resumed_from or 0))
+    model = models.build_model(settings, dataset, x_train, y_train)
+    if resumed_from is not None:
+        log.info(
+            "Resuming training from epoch %d (checkpoint %s)",
+            resumed_from,
+            resumable.directory / resumable.state["model_file"],
+        )
+        resumable.restore_last(model)
+    return model
+
+
+def log_model(run_id: str, model, metrics: dict, x_val, info: dict) -> None:
+    """Best-epoch metrics and the Keras model (with its signature) on the finished run."""
+    import mlflow
+
+    from ml import tracking
+
+    mlflow.set_tracking_uri(tracking.tracking_uri())
+    with mlflow.start_run(run_id=run_id):
+        mlflow.log_metrics({f"best_{k}": v for k, v in metrics["best"].items()})
+        signature = mlflow.models.infer_signature(x_val[:5], model.predict(x_val[:5], verbose=0))
+        mlflow.keras.log_model(
+            model, name="model", signature=signature, pip_requirements=pip_requirements(info)
+        )
+
+
+def summarize(resumable, resumed_from: int | None, seconds: float, run_id: str) -> dict:
     history = resumable.history
     best_epoch = resumable.state["best_epoch"]
     best_row = next(row for row in history if row["epoch"] == best_epoch)
@@ -113,7 +141,7 @@ def summarize(resumable, resumed_from: int | None, seconds: float, run) -> dict:
         "resumed_from_epoch": resumed_from,
         "best": {k: v for k, v in best_row.items() if k != "epoch"},
         "train_seconds": round(seconds, 2),
-        "mlflow_run_id": run.info.run_id,
+        "mlflow_run_id": run_id,
     }
 
 

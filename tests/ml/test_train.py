@@ -112,7 +112,9 @@ def test_crash_then_rerun_resumes_from_the_last_completed_epoch(
         run_train(tmp_path, prepared_digits, epochs=5)
     state = json.loads((tmp_path / "checkpoints/train/state.json").read_text())
     assert state["epoch"] == 2
-    first_run_id = state["run_id"]
+    first_run_id = (tmp_path / "checkpoints/train/mlflow_run_id").read_text()
+    client = mlflow.MlflowClient(mlflow_store)
+    assert client.get_run(first_run_id).info.status == "KILLED"
 
     monkeypatch.setattr(keras.Model, "fit", ORIGINAL_FIT)
     with caplog.at_level("INFO"):
@@ -121,6 +123,7 @@ def test_crash_then_rerun_resumes_from_the_last_completed_epoch(
     assert metrics["resumed_from_epoch"] == 2
     assert metrics["epochs_run"] == 5
     assert metrics["mlflow_run_id"] == first_run_id  # one run, continued
+    assert client.get_run(first_run_id).info.status == "FINISHED"
     assert [int(row["epoch"]) for row in read_history(paths["history_path"])] == [1, 2, 3, 4, 5]
     steps = mlflow.MlflowClient(mlflow_store).get_metric_history(first_run_id, "loss")
     assert sorted(metric.step for metric in steps) == [1, 2, 3, 4, 5]
