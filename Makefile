@@ -45,7 +45,7 @@ lock: ## Re-resolve the hashed lock file after editing pyproject.toml.
 		--generate-hashes --quiet -o $(LOCK)
 
 bench: $(STAMP) ## Run the benchmarks in bench/ (prints ratios measured side by side).
-	for script in bench/*.py; do $(BIN)/python $$script || exit 1; done
+	for script in bench/[!_]*.py; do $(BIN)/python $$script || exit 1; done
 
 mlflow-ui: $(STAMP) ## Open the MLflow UI on http://127.0.0.1:5000 for the runs in mlflow.db.
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow.db --host 127.0.0.1 --port 5000

@@ -1,29 +1,51 @@
-"""`ml <command>`: one command per module. Heavy libraries load inside each command, so
-`ml --help` and `ml prepare` never pay TensorFlow's import time."""
+"""`ml <command>`: one command per module, each imported only when it runs.
+
+`ml train` must not pay for pandas and pandera (prepare's libraries) any more than `ml --help`
+pays for TensorFlow: every import here costs each pipeline stage its time again.
+"""
 
 from __future__ import annotations
 
 import functools
+import importlib
 import logging
 import os
 import sys
 import warnings
 
+import click
 import typer
+from typer.core import TyperGroup
 
-from ml import evaluate, export, prepare, summary, train
 from ml.errors import UserError
 
-app = typer.Typer(
-    help="Reproducible ML pipeline: prepare -> train -> evaluate -> export (ONNX).",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
+# command name -> module whose `main` implements it
+COMMANDS = {
+    "prepare": "ml.prepare",
+    "train": "ml.train",
+    "evaluate": "ml.evaluate",
+    "export": "ml.export",
+    "summary": "ml.summary",
+}
 
 
-def command(name: str, function) -> None:
-    """Register `function` as `ml <name>`, printing user errors as one message and exit 1."""
+class LazyCommands(TyperGroup):
+    """Commands are built from their module on first use (help output lists them all)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in COMMANDS:
+            return None
+        module = importlib.import_module(COMMANDS[name])
+        single = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+        single.command(name)(reporting_user_errors(module.main))
+        return typer.main.get_command(single)
+
+
+def reporting_user_errors(function):
+    """User errors (bad params, bad data, failed verification) become one message and exit 1."""
 
     @functools.wraps(function)
     def run(*args, **kwargs):
@@ -33,7 +55,16 @@ def command(name: str, function) -> None:
             logging.getLogger("ml").error("%s", exc)
             raise typer.Exit(code=1) from None
 
-    app.command(name)(run)
+    return run
+
+
+app = typer.Typer(
+    cls=LazyCommands,
+    help="Reproducible ML pipeline: prepare -> train -> evaluate -> export (ONNX).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
 
 
 @app.callback()
@@ -60,10 +91,3 @@ def configure(
     logging.getLogger("mlflow.utils.environment").setLevel(logging.ERROR)
     warnings.filterwarnings("ignore", category=FutureWarning, module="keras")
     sys.stdout.reconfigure(line_buffering=True)
-
-
-command("prepare", prepare.main)
-command("train", train.main)
-command("evaluate", evaluate.main)
-command("export", export.main)
-command("summary", summary.main)
