@@ -27,6 +27,7 @@ COMMANDS = {
     "export": "ml.export",
     "summary": "ml.summary",
     "gate": "ml.gate",
+    "report": "ml.report",
 }
 
 
