@@ -28,6 +28,7 @@ COMMANDS = {
     "summary": "ml.summary",
     "gate": "ml.gate",
     "report": "ml.report",
+    "tune": "ml.tune",
 }
 
 
