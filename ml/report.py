@@ -18,7 +18,7 @@ import typer
 
 from ml import charts, comment, github_env, notify, provenance, revisions
 from ml.compare import compare
-from ml.config import load_params
+from ml.config import load_params, section_hash
 from ml.errors import UserError
 from ml.gate import check_gate
 from ml.io import write_text
@@ -39,6 +39,12 @@ def build_inputs(paths: ResultPaths, base_ref: str | None) -> ReportInputs:
     head = load_results(working_tree_reader, paths, "the working tree")
     if head.evaluate is None:
         raise UserError(f"{paths.metric_file('evaluate')} not found: run `dvc repro` first")
+    if head.tune and head.tune.get("train_hash") != section_hash(params.train):
+        log.info(
+            "%s is from a search whose settings are no longer in `train`: not shown",
+            paths.metric_file("tune"),
+        )
+        head.tune = None
     base_commit = revisions.resolve_base(base_ref)
     base = None
     if base_commit is not None:

@@ -19,7 +19,7 @@ from typing import Annotated
 import typer
 
 from ml import params_file, search_space, tune_study
-from ml.config import load_params
+from ml.config import load_params, section_hash
 from ml.errors import UserError
 from ml.io import write_json
 
@@ -61,8 +61,9 @@ def main(
     started = time.monotonic()
     table = tune_study.search(params, data, study_dir)
     best = table["best"]
-    params_file.write_overrides(params_path, "train", best["overrides"])
-    table["written_to"] = str(params_path)
+    tuned = params_file.write_overrides(params_path, "train", best["overrides"])
+    # The report shows this table only while `train` still holds what the search wrote.
+    table |= {"written_to": str(params_path), "train_hash": section_hash(tuned.train)}
     write_json(out, table)
     log.info(
         "Best of %d trials: trial %d, %s %.4f, settings %s -> %s (%.0f s)",

@@ -167,3 +167,21 @@ def test_a_marker_that_could_break_the_html_comment_is_refused(git_repo: GitRepo
     result = ml_report(git_repo, "--marker", "x --> <script>")
     assert result.returncode == 1
     assert "--marker must be letters, digits" in result.stderr
+
+
+def test_search_table_shows_only_while_its_settings_are_in_params(git_repo: GitRepo) -> None:
+    from ml.config import parse_params, section_hash
+
+    files = run_files(report_cases.classification_run(0.9667, [64, 32]))
+    table = report_cases.tune_table()
+    table["train_hash"] = section_hash(parse_params(yaml.safe_load(files["params.yaml"])).train)
+    git_repo.commit(files | {"metrics/tune.json": json.dumps(table)}, "tuned")
+    assert ml_report(git_repo).returncode == 0
+    assert "### Architecture search" in (git_repo.path / "reports/report.md").read_text()
+    # A later hand edit of `train`: the old search no longer describes the model.
+    params = yaml.safe_load(files["params.yaml"])
+    params["train"]["learning_rate"] = 0.01
+    (git_repo.path / "params.yaml").write_text(yaml.safe_dump(params))
+    assert ml_report(git_repo).returncode == 0
+    text = (git_repo.path / "reports/report.md").read_text()
+    assert "### Architecture search" not in text and "search trials" not in text
