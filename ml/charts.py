@@ -19,17 +19,21 @@ def write_charts(
     """Draw every chart the data allows into `out_dir` (replaced as a whole); return the files."""
     from matplotlib.figure import Figure  # the object API: no pyplot, no global backend state
 
+    def figure(width: float, height: float):  # inches
+        # Laid out once while drawing; savefig's bbox_inches="tight" would draw twice.
+        return Figure(figsize=(width, height), layout="constrained")
+
     drawings = {
-        "learning_curves.png": lambda: learning_curves(Figure(figsize=(9, 3.6)), head, task),
-        "comparison.png": lambda: comparison(Figure(figsize=(6, 3.6)), changes, task),
-        "confusion_matrix.png": lambda: confusion(Figure(figsize=(6, 5.4)), head),
-        "predictions.png": lambda: predictions(Figure(figsize=(5, 5)), head),
+        "learning_curves.png": lambda: learning_curves(figure(9, 3.6), head, task),
+        "comparison.png": lambda: comparison(figure(6, 3.6), changes, task),
+        "confusion_matrix.png": lambda: confusion(figure(6, 5.4), head),
+        "predictions.png": lambda: predictions(figure(5, 5), head),
     }
     with atomic_dir(out_dir) as tmp:
         for name, draw in drawings.items():
-            figure = draw()
-            if figure is not None:
-                figure.savefig(tmp / name, dpi=DPI, bbox_inches="tight")
+            drawn = draw()
+            if drawn is not None:
+                drawn.savefig(tmp / name, dpi=DPI)
     return sorted(out_dir.glob("*.png"))
 
 
@@ -59,11 +63,17 @@ def comparison(figure, changes: list[MetricChange], task: str):
         return None
     axes = figure.add_subplot()
     positions = range(len(pairs))
-    axes.bar([p - 0.2 for p in positions], [c.base for c in pairs], width=0.4, label="base")
-    axes.bar([p + 0.2 for p in positions], [c.head for c in pairs], width=0.4, label="this PR")
+    for offset, label, values in (
+        (-0.2, "base", [c.base for c in pairs]),
+        (0.2, "this PR", [c.head for c in pairs]),
+    ):
+        bars = axes.bar([p + offset for p in positions], values, width=0.4, label=label)
+        # Bars start at zero; the printed values carry differences too small to see.
+        axes.bar_label(bars, fmt="%.4f", fontsize=8)
     axes.set_xticks(list(positions), [c.name for c in pairs])
     axes.set(title="Test metrics: base commit vs this PR")
-    axes.legend()
+    axes.margins(y=0.12)
+    axes.legend(loc="upper center", bbox_to_anchor=(0.5, -0.1), ncols=2, frameon=False)
     return figure
 
 
