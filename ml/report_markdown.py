@@ -81,7 +81,9 @@ def comparison_line(inputs: ReportInputs, main: MetricChange) -> str:
     base = inputs.base_commit
     if base is None:
         return f"Commit {here}. No base commit (not a pull request, no `--base-ref`)."
-    named = f"`{base.label}` (`{base.sha[:12]}`)"
+    named = f"`{base.label}`"
+    if base.label != base.sha[:12]:
+        named += f" (`{base.sha[:12]}`)"
     if inputs.base is None or inputs.base.evaluate is None:
         return (
             f"Commit {here} vs base {named}: **first run**, the base has no metrics yet, "

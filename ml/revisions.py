@@ -7,6 +7,7 @@ in), or `--base-ref` for local use. In Actions the checkout needs the base commi
 
 from __future__ import annotations
 
+import re
 import subprocess
 from dataclasses import dataclass
 
@@ -28,7 +29,9 @@ def resolve_base(base_ref: str | None) -> BaseCommit | None:
         sha = commit_sha(base_ref)
         if sha is None:
             raise UserError(f"--base-ref {base_ref!r} is not a commit in this repository")
-        return BaseCommit(sha, base_ref)
+        # A branch or tag name says more than a hash; a hash is shown short.
+        named = not re.fullmatch(r"[0-9a-f]{7,40}", base_ref)
+        return BaseCommit(sha, base_ref if named else sha[:12])
     pull = github_env.pull_request()
     if pull is None:
         return None
