@@ -6,7 +6,8 @@ In a temporary clone of this repository's HEAD, with this environment's tools:
    `dvc repro`, commit;
 2. the "pull request": `ml tune` with a four-trial budget over the shipped search space (it
    writes the best settings into params.yaml and runs `dvc repro`), commit;
-3. `ml report --base-ref <base>`: the report, copied to docs/ with a note on how it was made.
+3. `ml report --base-ref main` (main = the base commit): the report, copied to docs/ with a
+   note on how it was made.
 
 Takes a few minutes on 2 cores. Usage: python scripts/make_example_report.py
 """
@@ -37,6 +38,11 @@ def run(args: list[str], cwd: Path, env: dict) -> str:
     return result.stdout
 
 
+def small_cnn_and_short_search(params: dict) -> None:
+    params["train"]["cnn"].update(SMALL_CNN)
+    params["tune"]["trials"] = TRIALS
+
+
 def edit_params(path: Path, change) -> None:
     params = yaml.safe_load(path.read_text())
     change(params)
@@ -53,16 +59,17 @@ def main() -> None:
         repo = Path(tmp) / "repo"
         run(["git", "clone", "--quiet", str(ROOT), str(repo)], Path(tmp), env)
         run(["dvc", "config", "--local", "core.site_cache_dir", f"{tmp}/dvc-site"], repo, env)
-        edit_params(repo / "params.yaml", lambda p: p["train"]["cnn"].update(SMALL_CNN))
+        run(["git", "checkout", "--quiet", "-b", "example"], repo, env)
+        edit_params(repo / "params.yaml", small_cnn_and_short_search)
         run(["dvc", "repro"], repo, env)
         run(["git", "add", "-A"], repo, env)
         run(["git", "commit", "-qm", "example: small CNN"], repo, env)
-        base = run(["git", "rev-parse", "HEAD"], repo, env).strip()
-        edit_params(repo / "params.yaml", lambda p: p["tune"].update(trials=TRIALS))
+        # The pull request's base branch, named as in a real repository.
+        run(["git", "branch", "--force", "main", "HEAD"], repo, env)
         run(["python", "-m", "ml", "tune"], repo, env)
         run(["git", "add", "-A"], repo, env)
         run(["git", "commit", "-qm", "example: tuned"], repo, env)
-        run(["python", "-m", "ml", "report", "--base-ref", base], repo, env)
+        run(["python", "-m", "ml", "report", "--base-ref", "main"], repo, env)
         write_docs(repo)
 
 
@@ -81,7 +88,7 @@ def write_docs(repo: Path) -> None:
         "`python scripts/make_example_report.py` from a real run: the shipped digits pipeline "
         f"with a small CNN (filters [8], dense 16) committed as the base, then `ml tune` with "
         f"{TRIALS} trials and `dvc repro` as the pull request, then "
-        "`ml report --base-ref <base>`. In a pull request the same text is the sticky comment "
+        "`ml report --base-ref main`. In a pull request the same text is the sticky comment "
         "and the job summary.\n"
     )
     (DOCS / "example-report.md").write_text(note + "\n" + "\n".join(lines) + "\n")
