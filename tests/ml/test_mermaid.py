@@ -18,6 +18,7 @@ from ml.report_markdown import render
 from tests.ml import report_cases
 
 MERMAID_DIR = Path(__file__).resolve().parents[1] / "mermaid"
+EXAMPLE_REPORT = Path(__file__).resolve().parents[2] / "docs" / "example-report.md"
 NUMBER = r"-?\d+(?:\.\d+)?"
 LABEL = r'"[^"\n]*"'
 DIRECTIVE = re.compile(r"^%%\{init: (\{.*\})\}%%$")
@@ -60,10 +61,11 @@ def mermaid_blocks(markdown: str) -> list[str]:
 
 
 def all_report_blocks() -> list[str]:
+    """The charts of every golden-file case and of the example report in docs/."""
     blocks = []
     for case in report_cases.cases().values():
         blocks += mermaid_blocks(render(case))
-    return blocks
+    return blocks + mermaid_blocks(EXAMPLE_REPORT.read_text(encoding="utf-8"))
 
 
 def test_every_report_chart_passes_the_structural_validator() -> None:
