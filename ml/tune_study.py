@@ -1,19 +1,17 @@
 """The Optuna study behind `ml tune`: stored in sqlite (resumable), TPE sampling, median
-pruning, candidates enqueued first, and the trials ranked for the report."""
+pruning, fixed candidates enqueued first."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import logging
-import math
 import time
 import warnings
 from pathlib import Path
 
-from ml import search_space, tracking
+from ml import search_space, tracking, trials_table
 from ml.config import Params
-from ml.errors import UserError
 from ml.io import load_split, read_json
 
 log = logging.getLogger(__name__)
@@ -22,7 +20,6 @@ log = logging.getLogger(__name__)
 # marked failed by the next run, which retries its configuration once.
 HEARTBEAT_SECONDS = 10
 GRACE_SECONDS = 30
-STATE_ORDER = {"complete": 0, "pruned": 1, "fail": 2}
 
 
 def load_prepared(data_dir: Path):
@@ -118,7 +115,7 @@ def search(params: Params, data_dir: Path, study_dir: Path) -> dict:
             study.optimize(
                 objective, n_trials=left, timeout=budget_seconds, catch=(DivergedError,)
             )
-        table = ranked_table(study, metric, maximize)
+        table = trials_table.ranked(study, metric, maximize)
         mlflow.log_metric(f"best_{metric}", table["best"]["value"])
     table |= {"study": study.study_name, "storage": str(study_dir / "optuna.db")}
     table["mlflow_run_id"] = study.user_attrs["mlflow_run_id"]
@@ -167,48 +164,3 @@ def make_objective(params: Params, data, metric: str, maximize: bool, deadline: 
         return outcome["value"]
 
     return objective
-
-
-def ranked_table(study, metric: str, maximize: bool) -> dict:
-    """Completed trials best first, then pruned ones by their last value, then failed ones."""
-    from optuna.trial import TrialState
-
-    rows = []
-    for trial in study.get_trials(deepcopy=False):
-        state = {TrialState.COMPLETE: "complete", TrialState.PRUNED: "pruned"}.get(
-            trial.state, "fail" if trial.state == TrialState.FAIL else None
-        )
-        if state is None:
-            continue  # still queued or running
-        value = trial.value if state == "complete" else None
-        if state == "pruned" and trial.intermediate_values:
-            value = trial.intermediate_values[max(trial.intermediate_values)]
-        rows.append(
-            {
-                "number": trial.number,
-                "state": state,
-                "value": value,
-                "epochs": trial.user_attrs.get("epochs"),
-                "seconds": trial.user_attrs.get("seconds"),
-                "overrides": trial.user_attrs.get("overrides", {}),
-                "mlflow_run_id": trial.user_attrs.get("mlflow_run_id"),
-            }
-        )
-    sign = -1 if maximize else 1
-    rows.sort(
-        key=lambda r: (
-            STATE_ORDER[r["state"]],
-            sign * r["value"] if r["value"] is not None and math.isfinite(r["value"]) else 0,
-        )
-    )
-    for rank, row in enumerate(rows, start=1):
-        row["rank"] = rank
-    completed = [row for row in rows if row["state"] == "complete"]
-    if not completed:
-        raise UserError(
-            f"no trial completed within the budget ({len(rows)} pruned or failed): raise "
-            "tune.trials or tune.timeout_minutes, or widen tune.space"
-        )
-    best = {k: completed[0][k] for k in ("number", "value", "overrides", "mlflow_run_id")}
-    direction = "maximize" if maximize else "minimize"
-    return {"metric": metric, "direction": direction, "best": best, "trials": rows}
