@@ -7,12 +7,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.synced
 LOCK := requirements/dev.txt
+MERMAID := tests/mermaid/node_modules/.package-lock.json
 # Compiled bytecode halves TensorFlow's import time on machines that set PYTHONDONTWRITEBYTECODE.
 export UV_COMPILE_BYTECODE := 1
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test lint format lock bench mlflow-ui clean
+.PHONY: help setup run test lint format lock bench mlflow-ui mermaid clean
 
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -27,10 +28,12 @@ run: $(STAMP) ## Run the pipeline on the bundled example and print a summary.
 	$(BIN)/dvc repro
 	$(BIN)/python -m ml summary
 
+# --dist loadfile: a test module runs on one worker, so a module-scoped fixture (a whole
+# `dvc repro`) is built once. (xdist_group marks have no effect with pytest 9.2 and xdist 3.8.)
 test: $(STAMP) ## Run lint and the test suite (CPU only).
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/python -m pytest -n 2 --dist loadgroup
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 lint: $(STAMP) ## Lint and check formatting.
 	$(BIN)/ruff check .
@@ -46,6 +49,11 @@ lock: ## Re-resolve the hashed lock file after editing pyproject.toml.
 
 bench: $(STAMP) ## Run the benchmarks in bench/ (prints ratios measured side by side).
 	for script in bench/[!_]*.py; do $(BIN)/python $$script || exit 1; done
+
+mermaid: $(MERMAID) ## Install Mermaid's own parser for the chart tests (needs npm).
+
+$(MERMAID): tests/mermaid/package-lock.json
+	npm ci --prefix tests/mermaid --no-audit --no-fund
 
 mlflow-ui: $(STAMP) ## Open the MLflow UI on http://127.0.0.1:5000 for the runs in mlflow.db.
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow.db --host 127.0.0.1 --port 5000

@@ -26,6 +26,9 @@ COMMANDS = {
     "evaluate": "ml.evaluate",
     "export": "ml.export",
     "summary": "ml.summary",
+    "gate": "ml.gate",
+    "report": "ml.report",
+    "tune": "ml.tune",
 }
 
 

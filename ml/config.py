@@ -11,13 +11,14 @@ import hashlib
 import json
 import typing
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    NonNegativeInt,
     PositiveInt,
     ValidationError,
     model_validator,
@@ -173,11 +174,90 @@ class ExportParams(Strict):
     latency_runs: PositiveInt = 200
 
 
+# Which way is better, for every metric the report, the gate and the search compare.
+HIGHER_IS_BETTER = {"accuracy": True, "f1_macro": True, "r2": True, "rmse": False, "mae": False}
+CLASSIFICATION_METRICS = ("accuracy", "f1_macro")
+REGRESSION_METRICS = ("rmse", "mae", "r2")
+
+
+class GateParams(Strict):
+    """Quality gate on the test metrics of metrics/evaluate.json; unset thresholds are skipped."""
+
+    min_accuracy: Annotated[float, Field(ge=0, le=1)] | None = None
+    min_f1_macro: Annotated[float, Field(ge=0, le=1)] | None = None
+    min_r2: Annotated[float, Field(le=1)] | None = None
+    max_rmse: Annotated[float, Field(gt=0)] | None = None
+    max_mae: Annotated[float, Field(gt=0)] | None = None
+    # How much worse than the PR's base commit the primary metric (accuracy for classification,
+    # rmse for regression) may get, in that metric's own units (0.02 = two accuracy points).
+    max_regression: Annotated[float, Field(ge=0)] | None = None
+
+    def thresholds(self) -> dict[str, tuple[str, float]]:
+        """{metric: ("min" | "max", limit)} for every threshold that is set."""
+        found = {}
+        for name, limit in self.model_dump(exclude={"max_regression"}).items():
+            if limit is not None:
+                bound, metric = name.split("_", 1)
+                found[metric] = (bound, limit)
+        return found
+
+
+class SearchDimension(Strict):
+    """One axis of the architecture search: a list of `choices`, or a range `low`..`high`."""
+
+    choices: Annotated[list[Any], Field(min_length=1)] | None = None
+    low: int | float | None = None
+    high: int | float | None = None
+    log: bool = False  # sample the range on a log scale (learning rates)
+
+    @model_validator(mode="after")
+    def choices_or_range(self) -> SearchDimension:
+        has_range = self.low is not None or self.high is not None
+        if (self.choices is None) == (not has_range):
+            raise ValueError("give either 'choices' or both 'low' and 'high'")
+        if has_range:
+            if self.low is None or self.high is None or not self.low < self.high:
+                raise ValueError(f"need low < high, got low={self.low}, high={self.high}")
+            if self.log and self.low <= 0:
+                raise ValueError(f"a log range needs low > 0, got {self.low}")
+        elif self.log:
+            raise ValueError("'log' applies to a low/high range, not to choices")
+        return self
+
+    def edge_values(self) -> list[Any]:
+        """The values that prove the whole dimension valid: every choice, or both ends."""
+        return list(self.choices) if self.choices is not None else [self.low, self.high]
+
+
+class TuneParams(Strict):
+    """Bounded architecture search (`ml tune`) over `train` settings, with Optuna."""
+
+    # Per-epoch validation metric the search optimises; default val_accuracy for
+    # classification, val_loss for regression. Never a test metric: the test split stays unseen.
+    metric: Literal["val_accuracy", "val_loss", "val_rmse", "val_mae"] | None = None
+    trials: PositiveInt = 20
+    timeout_minutes: Annotated[float, Field(gt=0)] = 30.0
+    seed: int = 42
+    # A trial is pruned when its metric is worse than the median of earlier trials at the same
+    # epoch; not before this many trials have finished, nor before this epoch.
+    prune_startup_trials: NonNegativeInt = 3
+    prune_warmup_epochs: NonNegativeInt = 3
+    # Keys are dotted paths inside `train` (learning_rate, cnn.filters, mlp.units, ...).
+    space: dict[str, SearchDimension] = {}
+    # Fixed configurations tried first, each a mapping of the same dotted keys to values.
+    candidates: list[dict[str, Any]] = []
+
+    def resolved_metric(self, task: str) -> str:
+        return self.metric or ("val_accuracy" if task == "classification" else "val_loss")
+
+
 class Params(Strict):
     prepare: PrepareParams = PrepareParams()
     train: TrainParams = TrainParams()
     evaluate: EvaluateParams = EvaluateParams()
     export: ExportParams = ExportParams()
+    gate: GateParams = GateParams()
+    tune: TuneParams = TuneParams()
 
     @model_validator(mode="before")
     @classmethod
@@ -196,6 +276,39 @@ class Params(Strict):
                 f"(dvc.yaml draws the test-set plot with this template), got "
                 f"'{self.evaluate.plot}'"
             )
+        return self
+
+    @model_validator(mode="after")
+    def gate_matches_task(self) -> Params:
+        task = self.prepare.resolved_task
+        allowed = CLASSIFICATION_METRICS if task == "classification" else REGRESSION_METRICS
+        for metric, (bound, _) in self.gate.thresholds().items():
+            if metric not in allowed:
+                raise ValueError(
+                    f"gate.{bound}_{metric} does not apply to a {task} task; "
+                    f"its test metrics are {', '.join(allowed)}"
+                )
+        if task == "regression" and self.tune.metric == "val_accuracy":
+            raise ValueError("tune.metric 'val_accuracy' needs a classification task")
+        if task == "classification" and self.tune.metric in ("val_rmse", "val_mae"):
+            raise ValueError(f"tune.metric '{self.tune.metric}' needs a regression task")
+        return self
+
+    @model_validator(mode="after")
+    def search_stays_within_train(self) -> Params:
+        """Every search value must make a valid `train` section, so no trial fails on params."""
+        base = self.train.model_dump(mode="json")
+        tried = [
+            (f"tune.space.{key}", {key: value})
+            for key, dimension in self.tune.space.items()
+            for value in dimension.edge_values()
+        ]
+        tried += [(f"tune.candidates[{i}]", c) for i, c in enumerate(self.tune.candidates)]
+        for where, overrides in tried:
+            try:
+                TrainParams.model_validate(apply_overrides(base, overrides))
+            except (KeyError, ValidationError) as exc:
+                raise ValueError(f"{where}: {describe_override_error(exc)}") from None
         return self
 
 
@@ -261,6 +374,31 @@ def fields_at(location: list[str]) -> set[str]:
             break
         model = nested[0]
     return set(model.model_fields)
+
+
+def apply_overrides(section: dict, overrides: dict[str, Any]) -> dict:
+    """A copy of `section` with dotted keys ({'cnn.filters': [16]}) replaced; KeyError names a
+    key that does not exist, so a typo cannot silently add a setting."""
+    result = json.loads(json.dumps(section))
+    for dotted, value in overrides.items():
+        *parents, leaf = dotted.split(".")
+        node = result
+        for part in parents:
+            if not isinstance(node.get(part), dict):
+                raise KeyError(dotted)
+            node = node[part]
+        if leaf not in node or isinstance(node[leaf], dict):
+            raise KeyError(dotted)
+        node[leaf] = value
+    return result
+
+
+def describe_override_error(exc: Exception) -> str:
+    if isinstance(exc, KeyError):
+        return f"'{exc.args[0]}' is not a setting of the train section"
+    first = exc.errors()[0]
+    key = "train." + ".".join(str(part) for part in first["loc"])
+    return f"{key}: {first['msg'].removeprefix('Value error, ')} (got {first.get('input')!r})"
 
 
 def model_params_hash(params: Params) -> str:

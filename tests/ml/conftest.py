@@ -1,11 +1,14 @@
-"""Shared fixtures for the data-side tests: small tables written to tmp_path, params for them,
-and a real HTTP server on the loopback interface for URL sources."""
+"""Shared fixtures for the unit tests: small tables written to tmp_path, params for them, a real
+HTTP server on the loopback interface for URL sources, and a scratch Git repository."""
 
 from __future__ import annotations
 
 import functools
 import http.server
+import json
+import os
 import socket
+import subprocess
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -107,3 +110,89 @@ def closed_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+@dataclass
+class GitRepo:
+    """A scratch Git repository (the test's working directory) that commits files on demand."""
+
+    path: Path
+
+    def git(self, *args: str) -> str:
+        return subprocess.run(
+            ["git", *args], cwd=self.path, capture_output=True, text=True, check=True
+        ).stdout.strip()
+
+    def commit(self, files: dict[str, str], message: str = "change") -> str:
+        """Write `files` (relative path -> text), commit everything, return the new SHA."""
+        for name, text in files.items():
+            target = self.path / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, encoding="utf-8")
+        self.git("add", "-A")
+        self.git("commit", "-q", "-m", message)
+        return self.git("rev-parse", "HEAD")
+
+
+@pytest.fixture
+def git_repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> GitRepo:
+    """An empty Git repository in tmp_path/repo, made the working directory; the GitHub Actions
+    variables of the surrounding environment are cleared so each test sets its own."""
+    path = tmp_path / "repo"
+    path.mkdir()
+    for name in list(os.environ):
+        if name.startswith(("GITHUB_", "RUNNER_")) or name == "ML_NOTIFY_WEBHOOK_URL":
+            monkeypatch.delenv(name)
+    for role in ("AUTHOR", "COMMITTER"):
+        monkeypatch.setenv(f"GIT_{role}_NAME", "test")
+        monkeypatch.setenv(f"GIT_{role}_EMAIL", "test@localhost")
+    repo = GitRepo(path)
+    repo.git("init", "-q", "-b", "main")
+    monkeypatch.chdir(path)
+    return repo
+
+
+def read_outputs(path: Path) -> dict[str, str]:
+    """Parse GITHUB_OUTPUT's `name<<DELIMITER` entries the way the runner does."""
+    lines, values = path.read_text().splitlines(), {}
+    while lines:
+        name, delimiter = lines.pop(0).split("<<", 1)
+        end = lines.index(delimiter)
+        values[name] = "\n".join(lines[:end])
+        del lines[: end + 1]
+    return values
+
+
+class Hook:
+    """Records each POSTed JSON body; answers the scripted statuses first, then 200."""
+
+    def __init__(self) -> None:
+        self.bodies: list[dict] = []
+        self.statuses: list[int] = []
+        hook = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                length = int(self.headers["Content-Length"])
+                hook.bodies.append(json.loads(self.rfile.read(length)))
+                self.send_response(hook.statuses.pop(0) if hook.statuses else 200)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/services/T000/B000/secret"
+
+
+@pytest.fixture
+def hook() -> Iterator[Hook]:
+    served = Hook()
+    thread = threading.Thread(target=served.server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    yield served
+    served.server.shutdown()
+    thread.join()
+    served.server.server_close()

@@ -99,7 +99,7 @@ def test_params_error_is_a_user_error() -> None:
 def test_unknown_top_level_key_suggests_and_lists_sections() -> None:
     message = error_of({"trian": {"epochs": 3}})
     assert "trian: unknown key. Did you mean 'train'?" in message
-    assert "Allowed here: evaluate, export, prepare, train" in message
+    assert "Allowed here: evaluate, export, gate, prepare, train, tune" in message
 
 
 def test_unknown_nested_key_suggests_close_match() -> None:
@@ -291,3 +291,67 @@ def test_section_hash_includes_extra_strings() -> None:
     section = Params().train
     assert section_hash(section) == section_hash(Params().train)
     assert section_hash(section, "abc") != section_hash(section)
+
+
+# --- gate and tune ---------------------------------------------------------------------------
+
+
+def test_shipped_params_have_a_gate_and_a_search_space() -> None:
+    params = load_params(REPO_ROOT / "params.yaml")
+    assert params.gate.min_accuracy == 0.8
+    assert params.gate.thresholds() == {"accuracy": ("min", 0.8)}
+    assert params.tune.space and params.tune.resolved_metric("classification") == "val_accuracy"
+
+
+def test_gate_threshold_for_the_other_task() -> None:
+    message = error_of({"gate": {"max_rmse": 50}})
+    assert "gate.max_rmse does not apply to a classification task" in message
+    message = error_of(
+        {
+            "prepare": {"source": {"bundled": "diabetes"}},
+            "evaluate": {"plot": "scatter"},
+            "gate": {"min_accuracy": 0.8},
+        }
+    )
+    assert "gate.min_accuracy does not apply to a regression task" in message
+
+
+def test_gate_accuracy_above_one() -> None:
+    assert "gate.min_accuracy: Input should be less than or equal to 1" in error_of(
+        {"gate": {"min_accuracy": 80}}
+    )
+
+
+def test_tune_space_key_must_be_a_train_setting() -> None:
+    message = error_of({"tune": {"space": {"cnn.filtres": {"choices": [[8]]}}}})
+    assert "tune.space.cnn.filtres: 'cnn.filtres' is not a setting of the train section" in message
+
+
+def test_tune_space_values_must_be_valid_train_values() -> None:
+    message = error_of({"tune": {"space": {"cnn.dropout_rate": {"low": 0.1, "high": 1.5}}}})
+    assert "tune.space.cnn.dropout_rate: train.cnn.dropout_rate: Input should be less than 1" in (
+        message
+    )
+    message = error_of({"tune": {"candidates": [{"model": "transformer"}]}})
+    assert "tune.candidates[0]: train.model" in message
+
+
+@pytest.mark.parametrize(
+    ("dimension", "problem"),
+    [
+        ({"low": 0.1}, "need low < high"),
+        ({"low": 0.5, "high": 0.1}, "need low < high"),
+        ({"choices": [1], "low": 0, "high": 1}, "either 'choices' or both 'low' and 'high'"),
+        ({"low": 0, "high": 1, "log": True}, "a log range needs low > 0"),
+        ({"choices": []}, "at least 1 item"),
+    ],
+)
+def test_bad_search_dimensions(dimension: dict, problem: str) -> None:
+    message = error_of({"tune": {"space": {"learning_rate": dimension}}})
+    assert "tune.space.learning_rate" in message and problem in message
+
+
+def test_tune_metric_must_fit_the_task() -> None:
+    assert "tune.metric 'val_rmse' needs a regression task" in error_of(
+        {"tune": {"metric": "val_rmse"}}
+    )

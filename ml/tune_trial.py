@@ -1,0 +1,98 @@
+"""One trial of the architecture search: build the model with ml.models on data/prepared, train
+it in this process (no DVC per trial), report every epoch to Optuna for pruning and to a nested
+MLflow run, and return the best validation value."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+
+from ml.config import TrainParams
+
+
+class DivergedError(RuntimeError):
+    """The searched metric became NaN or infinite: the trial fails, the search goes on."""
+
+
+@dataclass(frozen=True)
+class PreparedData:
+    dataset: dict
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+
+
+class TrialMonitor(keras.callbacks.Callback):
+    """Per epoch: log to MLflow, report to Optuna, stop when pruned or out of time."""
+
+    def __init__(self, trial, metric: str, deadline: float):
+        super().__init__()
+        self.trial = trial
+        self.metric = metric
+        self.deadline = deadline  # time.monotonic() seconds
+        self.history: list[dict] = []
+        self.pruned_at: int | None = None
+        self.out_of_time = False
+
+    def on_epoch_end(self, epoch: int, logs=None):
+        import mlflow
+
+        logs = {name: float(value) for name, value in (logs or {}).items()}
+        step = epoch + 1
+        self.history.append({"epoch": step, **logs})
+        mlflow.log_metrics(logs, step=step)
+        value = logs.get(self.metric, math.nan)
+        if not math.isfinite(value):
+            self.model.stop_training = True
+            return
+        self.trial.report(value, step)
+        if self.trial.should_prune():
+            self.pruned_at = step
+            self.model.stop_training = True
+        elif time.monotonic() > self.deadline:
+            self.out_of_time = True
+            self.model.stop_training = True
+
+
+def best_value(history: list[dict], metric: str, maximize: bool) -> float:
+    values = [row.get(metric, math.nan) for row in history]
+    if not values or not all(math.isfinite(v) for v in values):
+        raise DivergedError(f"{metric} is not finite in every epoch: {values[-3:]}")
+    return max(values) if maximize else min(values)
+
+
+def run_trial(
+    trial, settings: TrainParams, data: PreparedData, metric: str, maximize: bool, deadline: float
+) -> dict:
+    """Train one configuration; return {value, epochs, seconds, pruned_at, out_of_time}."""
+    from ml.models import build_model
+
+    keras.utils.set_random_seed(settings.seed)
+    model = build_model(settings, data.dataset, data.x_train, data.y_train)
+    monitor = TrialMonitor(trial, metric, deadline)
+    stopping = settings.early_stopping
+    early = keras.callbacks.EarlyStopping(
+        monitor=stopping.monitor, patience=stopping.patience, min_delta=stopping.min_delta
+    )
+    started = time.perf_counter()
+    model.fit(
+        data.x_train,
+        data.y_train,
+        validation_data=(data.x_val, data.y_val),
+        epochs=settings.epochs,
+        batch_size=settings.batch_size,
+        callbacks=[monitor, early],
+        verbose=0,
+    )
+    return {
+        "value": best_value(monitor.history, metric, maximize),
+        "epochs": len(monitor.history),
+        "seconds": round(time.perf_counter() - started, 2),
+        "pruned_at": monitor.pruned_at,
+        "out_of_time": monitor.out_of_time,
+    }
