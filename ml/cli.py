@@ -26,6 +26,7 @@ COMMANDS = {
     "evaluate": "ml.evaluate",
     "export": "ml.export",
     "summary": "ml.summary",
+    "gpu-check": "ml.gpu_check",
 }
 
 
