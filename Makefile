@@ -40,9 +40,13 @@ format: $(STAMP) ## Format the code.
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-lock: ## Re-resolve the hashed lock file after editing pyproject.toml.
-	uv pip compile pyproject.toml --extra dev --universal --python-version 3.11 \
-		--generate-hashes --quiet -o $(LOCK)
+LOCK_FLAGS := --universal --python-version 3.11 --generate-hashes --quiet
+
+lock: ## Re-resolve the hashed lock files after editing pyproject.toml or requirements/*.in.
+	uv pip compile pyproject.toml --extra dev --extra team $(LOCK_FLAGS) -o requirements/dev.txt
+	uv pip compile pyproject.toml requirements/gpu.in --extra dev --extra team \
+		--override requirements/gpu-overrides.txt $(LOCK_FLAGS) -o requirements/gpu.txt
+	uv pip compile requirements/janitor.in $(LOCK_FLAGS) -o requirements/janitor.txt
 
 bench: $(STAMP) ## Run the benchmarks in bench/ (prints ratios measured side by side).
 	for script in bench/[!_]*.py; do $(BIN)/python $$script || exit 1; done
