@@ -12,10 +12,10 @@ export UV_COMPILE_BYTECODE := 1
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test lint format lock bench mlflow-ui clean
+.PHONY: help setup run test lint format lock bench mlflow-ui mlflow-server clean
 
 help: ## List the targets.
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
 setup: $(STAMP) ## Create .venv from the lock file (once; again when the lock changes).
 
@@ -53,6 +53,9 @@ bench: $(STAMP) ## Run the benchmarks in bench/ (prints ratios measured side by 
 
 mlflow-ui: $(STAMP) ## Open the MLflow UI on http://127.0.0.1:5000 for the runs in mlflow.db.
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow.db --host 127.0.0.1 --port 5000
+
+mlflow-server: $(STAMP) ## Start a team MLflow server (PostgreSQL + artifacts) on 127.0.0.1:5000.
+	bash scripts/mlflow-server.sh .mlflow-server
 
 clean: ## Remove the environment and every pipeline output (keeps the DVC cache).
 	rm -rf $(VENV) data/prepared models metrics plots checkpoints
