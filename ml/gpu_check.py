@@ -44,33 +44,7 @@ def diagnose(found: Probe, require_gpu: bool = False, min_free_mib: int = 1024) 
     build = found.build
     cuda_build = bool(build.get("is_cuda_build"))
     needed = required_driver(build.get("cuda_version")) if cuda_build else None
-    problems = []
-    if found.tensorflow_version is None:
-        problems.append("TensorFlow is not installed: run make setup")
-    if found.smi_error:
-        problems.append(
-            f"nvidia-smi failed ({found.smi_error}): the NVIDIA driver is not loaded; after a "
-            "driver upgrade reboot, otherwise reinstall the driver (runners/README.md)"
-        )
-    if found.gpus and found.tensorflow_version and not cuda_build:
-        problems.append(
-            f"{len(found.gpus)} NVIDIA GPU(s) found, but TensorFlow {found.tensorflow_version} "
-            f"is a CPU-only build: {GPU_LOCK_HINT}"
-        )
-    driver_problems = [
-        f"GPU {gpu.index} ({gpu.name}): driver {gpu.driver_version} is older than {needed}, "
-        f"the minimum for CUDA {build.get('cuda_version')} that TensorFlow was built with: "
-        "upgrade the NVIDIA driver"
-        for gpu in found.gpus
-        if needed and version_tuple(gpu.driver_version) < version_tuple(needed)
-    ]
-    problems += driver_problems
-    if cuda_build and found.gpus and not driver_problems and not found.tensorflow_gpus:
-        problems.append(
-            f"nvidia-smi lists {len(found.gpus)} GPU(s) but TensorFlow sees none: the CUDA "
-            "libraries did not load or CUDA_VISIBLE_DEVICES hides them; run with "
-            f"TF_CPP_MIN_LOG_LEVEL=0 to see why, or {GPU_LOCK_HINT}"
-        )
+    problems = setup_problems(found, cuda_build, needed)
     problems += cudnn_problems(found)
     problems += [
         f"GPU {gpu.index} ({gpu.name}) has only {gpu.memory_free_mib} MiB free of "
@@ -97,6 +71,38 @@ def diagnose(found: Probe, require_gpu: bool = False, min_free_mib: int = 1024) 
         "cuda_wheels": found.cuda_wheels,
         "gpus": [gpu.__dict__ for gpu in found.gpus],
     }
+
+
+def setup_problems(found: Probe, cuda_build: bool, needed: str | None) -> list[str]:
+    """Driver and TensorFlow installation problems, in the order they should be fixed."""
+    problems = []
+    if found.tensorflow_version is None:
+        problems.append("TensorFlow is not installed: run make setup")
+    if found.smi_error:
+        problems.append(
+            f"nvidia-smi failed ({found.smi_error}): the NVIDIA driver is not loaded; after a "
+            "driver upgrade reboot, otherwise reinstall the driver (runners/README.md)"
+        )
+    if found.gpus and found.tensorflow_version and not cuda_build:
+        problems.append(
+            f"{len(found.gpus)} NVIDIA GPU(s) found, but TensorFlow {found.tensorflow_version} "
+            f"is a CPU-only build: {GPU_LOCK_HINT}"
+        )
+    old_drivers = [
+        f"GPU {gpu.index} ({gpu.name}): driver {gpu.driver_version} is older than {needed}, "
+        f"the minimum for CUDA {found.build.get('cuda_version')} that TensorFlow was built "
+        "with: upgrade the NVIDIA driver"
+        for gpu in found.gpus
+        if needed and version_tuple(gpu.driver_version) < version_tuple(needed)
+    ]
+    problems += old_drivers
+    if cuda_build and found.gpus and not old_drivers and not found.tensorflow_gpus:
+        problems.append(
+            f"nvidia-smi lists {len(found.gpus)} GPU(s) but TensorFlow sees none: the CUDA "
+            "libraries did not load or CUDA_VISIBLE_DEVICES hides them; run with "
+            f"TF_CPP_MIN_LOG_LEVEL=0 to see why, or {GPU_LOCK_HINT}"
+        )
+    return problems
 
 
 def cudnn_problems(found: Probe) -> list[str]:

@@ -9,6 +9,7 @@ import keras
 import mlflow
 import onnx
 import pytest
+import tensorflow as tf
 from onnx import TensorProto
 
 from ml.config import ExportParams, parse_params
@@ -196,3 +197,12 @@ def test_mixed_precision_training_resumes_after_a_crash(
     metrics, _ = run_train(tmp_path, prepared_digits, epochs=3, gpu={"mixed_precision": True})
     assert metrics["resumed_from_epoch"] == 1 and metrics["epochs_run"] == 3
     assert metrics["gpu"]["mixed_precision"] is True
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not tf.config.list_physical_devices("GPU"), reason="no GPU on this machine")
+def test_trains_on_the_gpu_when_there_is_one(tmp_path, prepared_digits, mlflow_store):
+    metrics, _ = run_train(tmp_path, prepared_digits, epochs=2, gpu={"mixed_precision": True})
+    device = metrics["gpu"]
+    assert device["used"] is True and device["count"] >= 1 and device["names"]
+    assert device["problems"] == [] and device["driver_version"]
