@@ -26,7 +26,7 @@ API=${GITHUB_API_URL:-https://api.github.com}
 RUNNER_DIR=${RUNNER_DIR:-/opt/actions-runner}
 LABELS=${RUNNER_LABELS:-self-hosted,linux,x64,gpu}
 GROUP_ID=${RUNNER_GROUP_ID:-1}
-NAME="${RUNNER_NAME:-$(hostname)}-$(date -u +%Y%m%d%H%M%S)"
+NAME="${RUNNER_NAME:-$(uname -n)}-$(date -u +%Y%m%d%H%M%S)"
 
 fail() {
   echo "register.sh: $*" >&2

@@ -131,3 +131,19 @@ def test_no_credentials_and_bad_repository(github, monkeypatch):
     bad = janitor(RUNNER_ADMIN_TOKEN=INSTALLATION_TOKEN, GITHUB_REPOSITORY="no-slash")
     assert bad.returncode == 1
     assert "GITHUB_REPOSITORY must be owner/repo, got 'no-slash'" in bad.stderr
+
+
+def test_janitor_needs_nothing_beyond_its_own_lock_file():
+    # The workflow installs only requirements/janitor.txt: no pipeline library may be imported.
+    heavy = {"numpy", "pandas", "tensorflow", "keras", "mlflow", "dvc", "sklearn", "onnx"}
+    probe = (
+        "import sys, ml.runner_janitor, github; "
+        f"print(sorted({{m.split('.')[0] for m in sys.modules}} & {heavy!r}))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=REPO_ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+    locked = (REPO_ROOT / "requirements/janitor.txt").read_text().lower()
+    assert "pygithub==" in locked and "typer==" in locked and "--hash=sha256:" in locked

@@ -12,6 +12,7 @@ import pytest
 import tensorflow as tf
 from onnx import TensorProto
 
+from ml import devices
 from ml.config import ExportParams, parse_params
 from ml.export import export
 from ml.onnx_model import read_metadata
@@ -162,9 +163,22 @@ def float16_in_graph(graph: onnx.GraphProto) -> list[str]:
 
 
 def test_gpu_options_on_cpu_train_mixed_and_export_float32(
-    tmp_path, prepared_digits, mlflow_store
+    tmp_path, prepared_digits, mlflow_store, monkeypatch
 ):
+    pipelines = []
+    original = devices.make_dataset
+
+    def recording(x, y, batch_size, settings, shuffle_seed=None):
+        pipelines.append((batch_size, shuffle_seed is not None))
+        return original(x, y, batch_size, settings, shuffle_seed)
+
+    monkeypatch.setattr(devices, "make_dataset", recording)
     metrics, paths = run_train(tmp_path, prepared_digits, epochs=2, gpu=MIXED)
+    # Training and validation data both went through the tf.data pipeline; only the first is
+    # shuffled, and a step takes batch_size rows per replica.
+    (train_batch, shuffled), (_, validation_shuffled) = pipelines
+    assert shuffled and not validation_shuffled
+    assert train_batch == 64 * metrics["gpu"]["replicas"] == metrics["gpu"]["global_batch_size"]
     device = metrics["gpu"]
     assert device["mixed_precision"] is True and device["jit_compile"] is True
     assert device["strategy"] == "mirrored" and device["replicas"] >= 1
