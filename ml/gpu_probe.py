@@ -88,15 +88,17 @@ def tensorflow_facts() -> tuple[str | None, dict, list[str]]:
 
 def cuda_wheel_versions() -> dict[str, str]:
     found = {}
-    for distribution in metadata.distributions():
-        name = (distribution.metadata["Name"] or "").lower()
-        for library, prefix in CUDA_WHEELS.items():
-            if name.startswith(prefix):
-                found[library] = distribution.version
+    for library, prefix in CUDA_WHEELS.items():
+        for cuda_major in (11, 12, 13):
+            try:
+                found[library] = metadata.version(f"{prefix}{cuda_major}")
+            except metadata.PackageNotFoundError:
+                continue
     return found
 
 
 def probe() -> Probe:
     smi_found, smi_error, gpus = query_smi()
     version, build, tf_gpus = tensorflow_facts()
-    return Probe(smi_found, smi_error, gpus, version, build, tf_gpus, cuda_wheel_versions())
+    wheels = cuda_wheel_versions() if build.get("is_cuda_build") else {}
+    return Probe(smi_found, smi_error, gpus, version, build, tf_gpus, wheels)
