@@ -13,10 +13,10 @@ export UV_COMPILE_BYTECODE := 1
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test lint format lock bench mlflow-ui mermaid clean
+.PHONY: help setup run test lint format lock bench mlflow-ui mlflow-server mermaid clean
 
 help: ## List the targets.
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
 setup: $(STAMP) ## Create .venv from the lock file (once; again when the lock changes).
 
@@ -43,9 +43,13 @@ format: $(STAMP) ## Format the code.
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-lock: ## Re-resolve the hashed lock file after editing pyproject.toml.
-	uv pip compile pyproject.toml --extra dev --universal --python-version 3.11 \
-		--generate-hashes --quiet -o $(LOCK)
+LOCK_FLAGS := --universal --python-version 3.11 --generate-hashes --quiet
+
+lock: ## Re-resolve the hashed lock files after editing pyproject.toml or requirements/*.in.
+	uv pip compile pyproject.toml --extra dev --extra team $(LOCK_FLAGS) -o requirements/dev.txt
+	uv pip compile pyproject.toml requirements/gpu.in --extra dev --extra team \
+		--override requirements/gpu-overrides.txt $(LOCK_FLAGS) -o requirements/gpu.txt
+	uv pip compile requirements/janitor.in $(LOCK_FLAGS) -o requirements/janitor.txt
 
 bench: $(STAMP) ## Run the benchmarks in bench/ (prints ratios measured side by side).
 	for script in bench/[!_]*.py; do $(BIN)/python $$script || exit 1; done
@@ -57,6 +61,9 @@ $(MERMAID): tests/mermaid/package-lock.json
 
 mlflow-ui: $(STAMP) ## Open the MLflow UI on http://127.0.0.1:5000 for the runs in mlflow.db.
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow.db --host 127.0.0.1 --port 5000
+
+mlflow-server: $(STAMP) ## Start a team MLflow server (PostgreSQL + artifacts) on 127.0.0.1:5000.
+	bash scripts/mlflow-server.sh .mlflow-server
 
 clean: ## Remove the environment and every pipeline output (keeps the DVC cache).
 	rm -rf $(VENV) data/prepared models metrics plots checkpoints

@@ -29,6 +29,7 @@ COMMANDS = {
     "gate": "ml.gate",
     "report": "ml.report",
     "tune": "ml.tune",
+    "gpu-check": "ml.gpu_check",
 }
 
 

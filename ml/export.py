@@ -22,19 +22,26 @@ BATCH_SIZES = (1, 7, 1024)  # the dynamic batch dimension must accept all of the
 
 
 def export(
-    model_path: Path, data_dir: Path, onnx_path: Path, settings: ExportParams, params_digest: str
+    model_path: Path,
+    data_dir: Path,
+    onnx_path: Path,
+    settings: ExportParams,
+    params_digest: str,
+    train_metrics: Path | None = None,
 ) -> dict:
     from ml import onnx_model, provenance
-    from ml.models import load_model
+    from ml.models import float32_copy, load_model
 
     dataset = read_json(data_dir / "dataset.json")
     x_test, _ = load_split(data_dir, "test")
-    model = load_model(model_path)
+    # `ml train` saves float32 already; a mixed-precision model from elsewhere is converted.
+    model = float32_copy(load_model(model_path))
     # A model loaded from .keras has no traced call signature until it runs once.
     model.predict(x_test[:1], verbose=0)
     expected = model.predict(x_test, batch_size=256, verbose=0)
     info = provenance.provenance()
     metadata = build_metadata(dataset, model, params_digest, info)
+    metadata["gpu"] = training_device(train_metrics)
     onnx_path.unlink(missing_ok=True)  # a stale model must not survive a failed export
     with atomic_path(onnx_path) as tmp:
         model.export(str(tmp), format="onnx", verbose=False)
@@ -66,6 +73,16 @@ def build_metadata(dataset: dict, model, params_digest: str, info: dict) -> dict
     }
 
 
+def training_device(train_metrics: Path | None) -> dict | None:
+    """The `gpu` record of metrics/train.json: where the model was trained."""
+    if train_metrics is None or not train_metrics.is_file():
+        log.warning(
+            "No training metrics at %s: the ONNX metadata records no device", train_metrics
+        )
+        return None
+    return read_json(train_metrics).get("gpu")
+
+
 def verify(
     path: Path, x_test: np.ndarray, expected: np.ndarray, task: str, settings: ExportParams
 ) -> dict:
@@ -74,6 +91,9 @@ def verify(
 
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     input_name = session.get_inputs()[0].name
+    for tensor in (*session.get_inputs(), *session.get_outputs()):
+        if tensor.type != "tensor(float)":  # the service and its clients speak float32
+            raise UserError(f"ONNX tensor {tensor.name!r} is {tensor.type}, not float32")
     actual = session.run(None, {input_name: x_test})[0]
     if actual.shape != expected.shape:
         raise UserError(f"ONNX output shape {actual.shape} differs from Keras' {expected.shape}")
@@ -144,10 +164,13 @@ def main(
     metrics: Annotated[Path, typer.Option(help="Export report JSON.")] = Path(
         "metrics/export.json"
     ),
+    train_metrics: Annotated[
+        Path, typer.Option(help="Training metrics; their `gpu` record goes into the metadata.")
+    ] = Path("metrics/train.json"),
 ) -> None:
     """Export the Keras model to ONNX and verify it against Keras on the whole test set."""
     params = load_params(params_path)
-    report = export(model, data, out, params.export, model_params_hash(params))
+    report = export(model, data, out, params.export, model_params_hash(params), train_metrics)
     write_json(metrics, {k: v for k, v in report.items() if k != "metadata"})
     latency = report["latency"]
     log.info(

@@ -17,32 +17,44 @@ REGRESSOR_OUTPUT = "prediction"
 
 
 def build_model(params: TrainParams, dataset: dict, x_train: np.ndarray, y_train: np.ndarray):
+    """A compiled model; build it inside the training strategy's scope."""
     check_compatible(params, dataset)
     is_image = dataset["input_kind"] == "image"
+    # Mixed precision computes hidden layers in float16; inputs, outputs and the loss stay
+    # float32, which keeps the softmax and the loss numerically stable.
+    hidden_dtype = "mixed_float16" if params.gpu.mixed_precision else "float32"
     inputs = keras.Input(
         shape=tuple(dataset["input_shape"]), name=IMAGE_INPUT if is_image else TABULAR_INPUT
     )
     if params.model == "cnn":
-        hidden = cnn_body(inputs, params)
+        hidden = cnn_body(inputs, params, hidden_dtype)
     else:
-        hidden = mlp_body(inputs, params, x_train, is_image)
+        hidden = mlp_body(inputs, params, x_train, is_image, hidden_dtype)
     if dataset["task"] == "classification":
         outputs = layers.Dense(
-            len(dataset["class_labels"]), activation="softmax", name=CLASSIFIER_OUTPUT
+            len(dataset["class_labels"]),
+            activation="softmax",
+            name=CLASSIFIER_OUTPUT,
+            dtype="float32",
         )(hidden)
         loss, metrics = "sparse_categorical_crossentropy", ["accuracy"]
     else:
         # Predict in standard units, then rescale: the untrained model starts at the mean target.
-        standard = layers.Dense(1, name="standardized")(hidden)
+        standard = layers.Dense(1, name="standardized", dtype="float32")(hidden)
         mean, std = float(np.mean(y_train)), float(np.std(y_train) or 1.0)
-        outputs = layers.Rescaling(scale=std, offset=mean, name=REGRESSOR_OUTPUT)(standard)
+        outputs = layers.Rescaling(scale=std, offset=mean, name=REGRESSOR_OUTPUT, dtype="float32")(
+            standard
+        )
         loss = "mean_squared_error"
         metrics = [keras.metrics.RootMeanSquaredError(name="rmse"), "mae"]
     model = keras.Model(inputs, outputs, name=f"{params.model}_{dataset['task']}")
+    optimizer = keras.optimizers.Adam(learning_rate=params.learning_rate)
+    if params.gpu.mixed_precision:
+        # Scales the loss up before the float16 backward pass so small gradients do not
+        # underflow to zero, and back down before the float32 weight update.
+        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
     model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=params.learning_rate),
-        loss=loss,
-        metrics=metrics,
+        optimizer=optimizer, loss=loss, metrics=metrics, jit_compile=params.gpu.jit_compile
     )
     return model
 
@@ -50,6 +62,31 @@ def build_model(params: TrainParams, dataset: dict, x_train: np.ndarray, y_train
 def load_model(path):
     """Load a saved model; importing this module registers the kit's custom layers first."""
     return keras.models.load_model(path)
+
+
+def float32_copy(model):
+    """`model` itself when it computes in float32, else an uncompiled float32 twin with the
+    same weights (mixed precision keeps its weights in float32, so they copy exactly).
+
+    What is saved and exported is always float32: ONNX runtimes and the service expect float32
+    tensors, and float16 would cost accuracy at inference for no training benefit.
+    """
+    if all(layer.dtype_policy.compute_dtype == "float32" for layer in model.layers):
+        return model
+    twin = keras.Model.from_config(with_float32_policies(model.get_config()))
+    twin.set_weights(model.get_weights())
+    return twin
+
+
+def with_float32_policies(config):
+    """A layer config (nested dicts and lists) with every dtype policy set to float32."""
+    if isinstance(config, dict):
+        if config.get("class_name") == "DTypePolicy":
+            return {**config, "config": {**config["config"], "name": "float32"}}
+        return {key: with_float32_policies(value) for key, value in config.items()}
+    if isinstance(config, list):
+        return [with_float32_policies(value) for value in config]
+    return config
 
 
 def check_compatible(params: TrainParams, dataset: dict) -> None:
@@ -65,19 +102,19 @@ def check_compatible(params: TrainParams, dataset: dict) -> None:
         )
 
 
-def cnn_body(inputs, params: TrainParams):
+def cnn_body(inputs, params: TrainParams, dtype: str):
     hidden = inputs
     for filters in params.cnn.filters:
-        hidden = layers.Conv2D(filters, params.cnn.kernel_size, padding="same", activation="relu")(
-            hidden
-        )
+        hidden = layers.Conv2D(
+            filters, params.cnn.kernel_size, padding="same", activation="relu", dtype=dtype
+        )(hidden)
         # Pool only while the feature map can still be halved (8x8 digits allow three times).
         if hidden.shape[1] >= 2 and hidden.shape[2] >= 2:
-            hidden = layers.MaxPooling2D()(hidden)
-    hidden = layers.Flatten()(hidden)
-    hidden = layers.Dropout(params.cnn.dropout_rate)(hidden)
-    hidden = layers.Dense(params.cnn.dense_units, activation="relu")(hidden)
-    return layers.Dropout(params.cnn.dropout_rate)(hidden)
+            hidden = layers.MaxPooling2D(dtype=dtype)(hidden)
+    hidden = layers.Flatten(dtype=dtype)(hidden)
+    hidden = layers.Dropout(params.cnn.dropout_rate, dtype=dtype)(hidden)
+    hidden = layers.Dense(params.cnn.dense_units, activation="relu", dtype=dtype)(hidden)
+    return layers.Dropout(params.cnn.dropout_rate, dtype=dtype)(hidden)
 
 
 @keras.saving.register_keras_serializable(package="runwright")
@@ -109,14 +146,15 @@ class Standardize(layers.Layer):
         return (inputs - self.mean) * self.scale
 
 
-def mlp_body(inputs, params: TrainParams, x_train: np.ndarray, is_image: bool):
+def mlp_body(inputs, params: TrainParams, x_train: np.ndarray, is_image: bool, dtype: str):
     hidden = layers.Flatten()(inputs) if is_image else inputs
     if not is_image:
-        # Standardisation lives in the model, so the ONNX file takes raw feature values.
+        # Standardisation lives in the model, so the ONNX file takes raw feature values. It
+        # stays float32: raw features (incomes, years) can exceed float16's range of 65504.
         standardize = Standardize(name="standardize")
         standardize.adapt(x_train)
         hidden = standardize(hidden)
     for units in params.mlp.units:
-        hidden = layers.Dense(units, activation="relu")(hidden)
-        hidden = layers.Dropout(params.mlp.dropout_rate)(hidden)
+        hidden = layers.Dense(units, activation="relu", dtype=dtype)(hidden)
+        hidden = layers.Dropout(params.mlp.dropout_rate, dtype=dtype)(hidden)
     return hidden

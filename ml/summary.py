@@ -32,6 +32,7 @@ def render(metrics_dir: Path, models_dir: Path, console: Console) -> None:
         f"Training  {train['epochs_run']} epochs, best at epoch {train['best_epoch']}, "
         f"{train['train_seconds']} s"
         + (f", resumed from epoch {resumed}" if resumed is not None else ""),
+        f"Device    {describe_device(train.get('gpu'))}",
         f"Keras     {models_dir / 'model.keras'}",
         f"ONNX      {models_dir / 'model.onnx'} ({export['size_bytes'] / 1024:.0f} KiB), "
         f"verified on {export['test_rows']} test rows",
@@ -49,6 +50,17 @@ def render(metrics_dir: Path, models_dir: Path, console: Console) -> None:
     ]
     for line in lines:
         console.print(line, highlight=False, soft_wrap=True)
+
+
+def describe_device(gpu: dict | None) -> str:
+    """One line on where training ran, from the `gpu` record of metrics/train.json."""
+    if not gpu:
+        return "not recorded"
+    options = [name for name in ("mixed_precision",) if gpu.get(name)]
+    options += [f"{gpu['strategy']} strategy"] if gpu.get("strategy") == "mirrored" else []
+    where = f"{gpu['count']} GPU(s): {', '.join(gpu['names'])}" if gpu.get("used") else "CPU"
+    problems = f"; GPU problems: {'; '.join(gpu['problems'])}" if gpu.get("problems") else ""
+    return where + (f" ({', '.join(options)})" if options else "") + problems
 
 
 def main(

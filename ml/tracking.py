@@ -142,3 +142,9 @@ def provenance_tags(info: dict) -> dict[str, str]:
     }
     tags |= {f"version.{name}": version for name, version in info["versions"].items()}
     return tags
+
+
+def device_tags(device: dict) -> dict[str, str]:
+    """Where the run trained, as `gpu.*` tags: searchable in the MLflow UI."""
+    shown = ("used", "count", "names", "strategy", "replicas", "mixed_precision", "driver_version")
+    return {f"gpu.{key}": str(device.get(key)) for key in shown}

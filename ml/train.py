@@ -33,7 +33,7 @@ def train(
     history_path: Path,
     checkpoint_dir: Path,
 ) -> dict:
-    from ml import provenance, tracking
+    from ml import devices, models, provenance, tracking
     from ml.checkpoint import ResumableTraining
 
     settings = params.train
@@ -49,9 +49,17 @@ def train(
         total_epochs=settings.epochs,
     )
     resumed_from = resumable.completed_epochs if resumable.load() else None
-    model = start_model(settings, dataset, x_train, y_train, resumable, resumed_from)
+    plan = devices.plan_training(settings.gpu, settings.batch_size)
+    with plan.strategy.scope():  # variables are created once per replica, in sync
+        model = start_model(settings, dataset, x_train, y_train, resumable, resumed_from)
+    batch = plan.global_batch_size
+    # Shuffled by the start epoch's seed, like the weights: a resumed run is deterministic too.
+    seed = settings.seed + (resumed_from or 0)
+    train_data = devices.make_dataset(x_train, y_train, batch, settings.gpu, shuffle_seed=seed)
+    validation_data = devices.make_dataset(x_val, y_val, batch, settings.gpu)
+    device = devices.device_report(plan)
     info = provenance.provenance()
-    tags = tracking.provenance_tags(info)
+    tags = tracking.provenance_tags(info) | tracking.device_tags(device)
     if resumed_from is not None:
         tags["resumed_from_epoch"] = str(resumed_from)
     resumable.directory.mkdir(parents=True, exist_ok=True)
@@ -72,23 +80,24 @@ def train(
     try:
         if resumable.state["wait"] < settings.early_stopping.patience:
             model.fit(
-                x_train,
-                y_train,
-                validation_data=(x_val, y_val),
+                train_data,
+                validation_data=validation_data,
                 epochs=settings.epochs,
                 initial_epoch=resumable.completed_epochs,
-                batch_size=settings.batch_size,
                 callbacks=[resumable],
+                shuffle=False,  # train_data reshuffles itself every epoch
                 verbose=0,
             )
     except BaseException:
         run.abandon()
         raise
     resumable.restore_best(model)
+    model = models.float32_copy(model)  # what is saved and served computes in float32
     with atomic_path(model_path) as tmp:
         model.save(tmp)
     run_id = run.finish()
     metrics = summarize(resumable, resumed_from, time.perf_counter() - started, run_id)
+    metrics["gpu"] = device
     log_model(run_id, model, metrics, x_val, info)
     write_history(history_path, resumable.history)
     write_json(metrics_path, metrics)

@@ -72,6 +72,9 @@ def test_onnx_metadata_describes_the_model(reproduced):
     assert len(metadata["params_hash"]) == 16
     assert len(metadata["git_commit"]) >= 40
     assert {"keras", "onnx", "onnxruntime", "python"} <= set(metadata["versions"])
+    # Where the model was trained, as ml train recorded it.
+    trained_on = json.loads((repo / "metrics/train.json").read_text())["gpu"]
+    assert metadata["gpu"] == trained_on and trained_on["replicas"] >= 1
 
 
 def test_second_repro_runs_nothing(reproduced):

@@ -7,9 +7,15 @@ import json
 
 import keras
 import mlflow
+import onnx
 import pytest
+import tensorflow as tf
+from onnx import TensorProto
 
-from ml.config import parse_params
+from ml import devices
+from ml.config import ExportParams, parse_params
+from ml.export import export
+from ml.onnx_model import read_metadata
 from ml.train import train
 from tests.conftest import tiny_params
 
@@ -141,3 +147,76 @@ def test_checkpoint_from_other_params_is_discarded(
     assert "Discarding checkpoints" in caplog.text
     assert metrics["resumed_from_epoch"] is None
     assert metrics["epochs_run"] == 2
+
+
+MIXED = {"mixed_precision": True, "jit_compile": True, "distribute": "mirrored"}
+
+
+def float16_in_graph(graph: onnx.GraphProto) -> list[str]:
+    """Names of float16 initializers and of casts to float16 anywhere in the ONNX graph."""
+    found = [init.name for init in graph.initializer if init.data_type == TensorProto.FLOAT16]
+    for node in graph.node:
+        for attribute in node.attribute:
+            if node.op_type == "Cast" and attribute.name == "to" and attribute.i == 10:
+                found.append(node.name)
+    return found
+
+
+def test_gpu_options_on_cpu_train_mixed_and_export_float32(
+    tmp_path, prepared_digits, mlflow_store, monkeypatch
+):
+    pipelines = []
+    original = devices.make_dataset
+
+    def recording(x, y, batch_size, settings, shuffle_seed=None):
+        pipelines.append((batch_size, shuffle_seed is not None))
+        return original(x, y, batch_size, settings, shuffle_seed)
+
+    monkeypatch.setattr(devices, "make_dataset", recording)
+    metrics, paths = run_train(tmp_path, prepared_digits, epochs=2, gpu=MIXED)
+    # Training and validation data both went through the tf.data pipeline; only the first is
+    # shuffled, and a step takes batch_size rows per replica.
+    (train_batch, shuffled), (_, validation_shuffled) = pipelines
+    assert shuffled and not validation_shuffled
+    assert train_batch == 64 * metrics["gpu"]["replicas"] == metrics["gpu"]["global_batch_size"]
+    device = metrics["gpu"]
+    assert device["mixed_precision"] is True and device["jit_compile"] is True
+    assert device["strategy"] == "mirrored" and device["replicas"] >= 1
+    run = mlflow.MlflowClient(mlflow_store).get_run(metrics["mlflow_run_id"])
+    assert run.data.tags["gpu.mixed_precision"] == "True"
+    assert run.data.params["train.gpu.mixed_precision"] == "True"
+    # What is saved is float32, so evaluate scores the same numerics that ONNX serves.
+    saved = keras.models.load_model(paths["model_path"])
+    assert {layer.dtype_policy.name for layer in saved.layers} == {"float32"}
+
+    onnx_path = tmp_path / "models/model.onnx"
+    report = export(
+        paths["model_path"], prepared_digits, onnx_path, ExportParams(), "h", paths["metrics_path"]
+    )
+    assert report["verified"] and report["max_abs_diff"] <= 1e-5 and report["label_flips"] == 0
+    graph = onnx.load(str(onnx_path)).graph
+    for tensor in (*graph.input, *graph.output):
+        assert tensor.type.tensor_type.elem_type == TensorProto.FLOAT, tensor.name
+    assert float16_in_graph(graph) == []
+    assert read_metadata(onnx_path)["gpu"] == device
+
+
+def test_mixed_precision_training_resumes_after_a_crash(
+    tmp_path, prepared_digits, mlflow_store, crash_after_epoch, monkeypatch
+):
+    crash_after_epoch(1)
+    with pytest.raises(Crash):
+        run_train(tmp_path, prepared_digits, epochs=3, gpu={"mixed_precision": True})
+    monkeypatch.setattr(keras.Model, "fit", ORIGINAL_FIT)
+    metrics, _ = run_train(tmp_path, prepared_digits, epochs=3, gpu={"mixed_precision": True})
+    assert metrics["resumed_from_epoch"] == 1 and metrics["epochs_run"] == 3
+    assert metrics["gpu"]["mixed_precision"] is True
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not tf.config.list_physical_devices("GPU"), reason="no GPU on this machine")
+def test_trains_on_the_gpu_when_there_is_one(tmp_path, prepared_digits, mlflow_store):
+    metrics, _ = run_train(tmp_path, prepared_digits, epochs=2, gpu={"mixed_precision": True})
+    device = metrics["gpu"]
+    assert device["used"] is True and device["count"] >= 1 and device["names"]
+    assert device["problems"] == [] and device["driver_version"]

@@ -1,0 +1,78 @@
+"""The runner fleet's files, checked by the tools that own each format: hadolint for the image,
+shellcheck for the scripts, systemd for the unit; the Helm values for what a GPU scale set
+needs. Each tool test skips when its tool is missing (.ci/run installs them)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+RUNNERS = ROOT / "runners"
+VENV_BIN = Path(sys.executable).parent
+
+
+def tool(name: str) -> str:
+    found = shutil.which(name, path=f"{VENV_BIN}:/usr/bin:/bin") or shutil.which(name)
+    if found is None:
+        pytest.skip(f"{name} is not installed")
+    return found
+
+
+def test_gpu_image_passes_hadolint():
+    dockerfile = RUNNERS / "Dockerfile.gpu"
+    result = subprocess.run([tool("hadolint"), str(dockerfile)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    text = dockerfile.read_text()
+    assert re.search(r"^FROM nvidia/cuda:[\w.-]+@sha256:[0-9a-f]{64}$", text, re.MULTILINE)
+    assert "requirements/gpu.txt" in text and re.search(r"^USER 1001$", text, re.MULTILINE)
+
+
+def test_shell_scripts_pass_shellcheck():
+    scripts = sorted([*RUNNERS.glob("*.sh"), *(ROOT / "scripts").glob("*.sh"), ROOT / ".ci/run"])
+    assert RUNNERS / "register.sh" in scripts
+    result = subprocess.run(
+        [tool("shellcheck"), *map(str, scripts)], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_systemd_unit_verifies_and_restarts_after_every_job(tmp_path):
+    unit = (RUNNERS / "github-runner@.service").read_text()
+    assert re.search(r"^Restart=always$", unit, re.MULTILINE)
+    assert re.search(r"^ExecStart=/opt/runwright/runners/register.sh$", unit, re.MULTILINE)
+    # systemd checks that ExecStart exists: point it at this checkout's script.
+    local = unit.replace("/opt/runwright/runners/register.sh", str(RUNNERS / "register.sh"))
+    (tmp_path / "github-runner@.service").write_text(local)
+    result = subprocess.run(
+        [tool("systemd-analyze"), "verify", str(tmp_path / "github-runner@gpu0.service")],
+        capture_output=True,
+        text=True,
+    )
+    problems = [line for line in (result.stdout + result.stderr).splitlines() if line.strip()]
+    assert result.returncode == 0 and problems == [], problems
+
+
+def test_arc_scale_set_values_describe_gpu_runners():
+    values = yaml.safe_load((RUNNERS / "arc/values.yaml").read_text())
+    assert values["githubConfigUrl"].startswith("https://github.com/")
+    assert isinstance(values["githubConfigSecret"], str)  # a secret's name, never a token
+    assert 0 == values["minRunners"] < values["maxRunners"]
+    assert "containerMode" not in values
+    spec = values["template"]["spec"]
+    (runner,) = [c for c in spec["containers"] if c["name"] == "runner"]
+    assert runner["command"] == ["/home/runner/run.sh"]
+    assert runner["resources"]["limits"]["nvidia.com/gpu"] == 1
+    assert spec["nodeSelector"] == {"nvidia.com/gpu.present": "true"}
+    assert {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"} in spec[
+        "tolerations"
+    ]
+    assert spec["securityContext"]["runAsNonRoot"] is True
+    mounts = {mount["name"] for mount in runner["volumeMounts"]}
+    assert mounts <= {volume["name"] for volume in spec["volumes"]}
