@@ -26,6 +26,12 @@ COMMANDS = {
     "evaluate": "ml.evaluate",
     "export": "ml.export",
     "summary": "ml.summary",
+    "route": "ml.route",
+    "overrides": "ml.overrides",
+    "repro": "ml.repro",
+    "experiment": "ml.experiment",
+    "pull-request": "ml.pull_request",
+    "dvc-remote": "ml.dvc_remote",
 }
 
 

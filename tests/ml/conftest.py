@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import functools
 import http.server
+import logging
+import os
 import socket
 import threading
 from collections.abc import Callable, Iterator
@@ -14,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from typer.testing import CliRunner
 
 from ml.config import PrepareParams
 
@@ -107,3 +110,14 @@ def closed_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+@pytest.fixture
+def cli(monkeypatch: pytest.MonkeyPatch) -> Iterator[CliRunner]:
+    """A CliRunner for `ml` commands that undoes the CLI's logging set-up afterwards."""
+    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2"))
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield CliRunner()
+    root.handlers[:] = handlers
+    root.setLevel(level)
