@@ -175,9 +175,12 @@ class ExportParams(Strict):
     latency_runs: PositiveInt = 200
 
 
-# A runner label as `runs-on` takes it, and a container image reference (empty: no container).
+# A runner label as `runs-on` takes it, and a container image pinned by digest (a tag can be
+# moved to other content; a digest cannot), or empty for no container.
 RunnerLabel = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
-ImageRef = Annotated[str, Field(pattern=r"^([a-z0-9][a-z0-9./:@_-]*)?$")]
+ImageRef = Annotated[
+    str, Field(pattern=r"^([a-z0-9][a-z0-9./_-]*(:[A-Za-z0-9._-]+)?@sha256:[0-9a-f]{64})?$")
+]
 # Runner names GitHub hosts (ubuntu-latest, ubuntu-24.04, windows-2022, macos-14, ...). Any
 # other label list may select a self-hosted machine.
 GITHUB_HOSTED_LABEL = re.compile(r"^(ubuntu|windows|macos)-[0-9a-z.-]+$")

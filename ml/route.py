@@ -39,6 +39,11 @@ class Route:
     epochs: int
     trusted: bool
 
+    @property
+    def gpu(self) -> bool:
+        """Whether the labels ask for a GPU machine: then the job checks its GPU first."""
+        return any("gpu" in label.lower() for label in self.runs_on)
+
 
 def count_rows(prepare: PrepareParams, data_dir: Path) -> int | None:
     """Rows of the whole data set: from data/prepared if it exists, else from the source."""
@@ -121,6 +126,7 @@ def main(
             "image": route.image,
             "self-hosted": str(route.self_hosted).lower(),
             "train": str(route.train).lower(),
+            "gpu": str(route.gpu).lower(),
             "reason": route.reason,
             "overrides": json.dumps(changes),
         }

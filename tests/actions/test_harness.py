@@ -70,6 +70,7 @@ def check_route(results: list[ActionResult], repo: Path) -> None:
     (route,) = results
     assert json.loads(route.outputs["runs-on"]) == ["ubuntu-latest"]
     assert route.outputs["self-hosted"] == "false" and route.outputs["train"] == "true"
+    assert route.outputs["gpu"] == "false"
     assert json.loads(route.outputs["overrides"]) == {"train.model": "mlp", "train.epochs": 2}
 
 

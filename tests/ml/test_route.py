@@ -15,6 +15,7 @@ from ml.config import Params, ParamsError, parse_params
 from tests.conftest import tiny_params
 
 GPU = ["self-hosted", "linux", "gpu"]
+IMAGE = "ghcr.io/acme/train:1.2@sha256:" + "ab" * 32
 
 
 def params_with(**sections) -> Params:
@@ -26,7 +27,7 @@ def params_with(**sections) -> Params:
 
 def test_cnn_goes_to_the_gpu_runner_and_a_small_mlp_to_ubuntu() -> None:
     cnn = route.decide(params_with(train={"model": "cnn"}), rows=1797, trusted=True)
-    assert (cnn.runs_on, cnn.self_hosted, cnn.train) == (GPU, True, True)
+    assert (cnn.runs_on, cnn.self_hosted, cnn.train, cnn.gpu) == (GPU, True, True, True)
     mlp = route.decide(params_with(train={"model": "mlp"}), rows=178, trusted=True)
     assert (mlp.runs_on, mlp.self_hosted, mlp.reason) == (
         ["ubuntu-latest"],
@@ -43,14 +44,14 @@ def test_a_large_mlp_goes_to_the_gpu_runner_and_unknown_size_does_not() -> None:
 
 def test_first_matching_rule_wins_and_carries_its_image() -> None:
     rules = [
-        {"min_epochs": 100, "runs_on": ["big-box"], "image": "ghcr.io/acme/train:1"},
+        {"min_epochs": 100, "runs_on": ["big-box"], "image": IMAGE},
         {"model": "cnn", "runs_on": GPU},
     ]
     params = params_with(route={"rules": rules}, train={"epochs": 120})
     decided = route.decide(params, rows=10, trusted=True)
     assert (decided.runs_on, decided.image, decided.reason) == (
         ["big-box"],
-        "ghcr.io/acme/train:1",
+        IMAGE,
         "route.rules[0] matched",
     )
     assert decided.self_hosted  # a custom label can only be a self-hosted runner
@@ -94,6 +95,8 @@ def test_route_fork_cannot_name_a_self_hosted_runner(labels: list[str]) -> None:
         ({"default": {"runs_on": ["a b"]}}, "route.default.runs_on.0: String should match"),
         ({"rules": [{"modle": "cnn", "runs_on": GPU}]}, "Did you mean 'model'?"),
         ({"rules": [{"model": "rnn", "runs_on": GPU}]}, "route.rules.0.model: Input should be"),
+        # A tag alone can be moved to other content: images are pinned by digest.
+        ({"default": {"runs_on": GPU, "image": "ghcr.io/acme/train:1"}}, "String should match"),
     ],
 )
 def test_bad_route_sections_name_the_key(section: dict, message: str) -> None:
