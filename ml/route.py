@@ -119,7 +119,7 @@ def main(
     route = decide(params, count_rows(params.prepare, data), trusted)
     log.info("Route: %s -> runs-on %s (%s)", route.model, route.runs_on, route.reason)
     decision = {key.replace("_", "-"): value for key, value in asdict(route).items()}
-    print(json.dumps(decision | {"overrides": changes}))
+    print(json.dumps(decision | {"gpu": route.gpu, "overrides": changes}))
     github_env.write_outputs(
         {
             "runs-on": json.dumps(route.runs_on),

@@ -112,6 +112,25 @@ def step_environment(runner: Runner, name: str, number: int, extra_path: list[st
     return env
 
 
+@dataclass
+class Job:
+    """What one action run accumulates from step to step, as the runner keeps it."""
+
+    name: str
+    runner: Runner
+    contexts: dict
+    status: str = "success"
+    skipped: list[str] = field(default_factory=list)
+    log: list[str] = field(default_factory=list)
+    summary: list[str] = field(default_factory=list)
+    extra_path: list[str] = field(default_factory=list)  # from GITHUB_PATH
+    extra_env: dict[str, str] = field(default_factory=dict)  # from GITHUB_ENV
+
+    @property
+    def lookup(self):
+        return context_lookup(self.contexts)
+
+
 def run_action(name: str, inputs: dict[str, str], runner: Runner) -> ActionResult:
     """Run actions/<name>'s steps; never raises for a failing step (see `failed`)."""
     action = load(name)
@@ -123,52 +142,53 @@ def run_action(name: str, inputs: dict[str, str], runner: Runner) -> ActionResul
         "env": dict(runner.env),
         "steps": {},
     }
-    lookup = context_lookup(contexts)
-    status, skipped, log, summary, extra_path, extra_env = "success", [], [], [], [], {}
+    job = Job(name, runner, contexts)
     for number, step in enumerate(action["runs"]["steps"], start=1):
         step_id = step.get("id", f"step{number}")
         contexts["steps"][step_id] = {"outputs": {}, "outcome": "skipped"}
         label = step.get("name") or step.get("uses") or step_id
-        if not condition(str(step.get("if", "true")), lookup, status):
-            skipped.append(f"{label} (if: {step.get('if')})")
-            continue
-        if "uses" in step:
+        if not condition(str(step.get("if", "true")), job.lookup, job.status):
+            job.skipped.append(f"{label} (if: {step.get('if')})")
+        elif "uses" in step:
             if str(step["uses"]).startswith("./"):
                 raise ValueError(f"{name}: local action {step['uses']} cannot be run here")
-            skipped.append(f"{step['uses']} (third-party action, not run by the harness)")
-            continue
-        if step.get("shell") != "bash":
-            raise ValueError(f"{name} step {number}: shell must be bash, got {step.get('shell')}")
-        if "${{" in step["run"]:
-            raise ValueError(f"{name} step {number}: an expression inside run:")
-        env = step_environment(runner, name, number, extra_path) | extra_env
-        declared = step.get("env") or {}
-        env |= {key: substitute(str(value), lookup) for key, value in declared.items()}
-        script = runner.temp / f"{name}-step{number}.sh"
-        script.write_text(step["run"])
-        result = subprocess.run(
-            ["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script)],
-            cwd=runner.cwd / step.get("working-directory", "."),
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=STEP_TIMEOUT_S,
-        )
-        log.append(f"--- {label} (exit {result.returncode})\n{result.stdout}{result.stderr}")
-        files = Path(env["GITHUB_OUTPUT"]).parent
-        contexts["steps"][step_id] = {
-            "outputs": read_outputs(files / "output"),
-            "outcome": "success" if result.returncode == 0 else "failure",
-        }
-        summary.append((files / "summary").read_text())
-        extra_path = (files / "path").read_text().split() + extra_path
-        extra_env |= read_outputs(files / "env")  # GITHUB_ENV has the same two forms
-        if result.returncode != 0:
-            status = "failure"
+            job.skipped.append(f"{step['uses']} (third-party action, not run by the harness)")
+        else:
+            contexts["steps"][step_id] = run_step(job, step, number, label)
     outputs = {
-        key: as_string(substitute(str(spec["value"]), lookup))
+        key: as_string(substitute(str(spec["value"]), job.lookup))
         for key, spec in (action.get("outputs") or {}).items()
     }
     steps = {key: value["outputs"] for key, value in contexts["steps"].items()}
-    failed = status != "success"
-    return ActionResult(outputs, steps, "".join(summary), skipped, "\n".join(log), failed)
+    summary, log = "".join(job.summary), "\n".join(job.log)
+    return ActionResult(outputs, steps, summary, job.skipped, log, job.status != "success")
+
+
+def run_step(job: Job, step: dict, number: int, label: str) -> dict:
+    """One `run:` step in bash, with `-e -o pipefail` as the runner's bash shell uses."""
+    if step.get("shell") != "bash":
+        raise ValueError(f"{job.name} step {number}: shell must be bash, not {step.get('shell')}")
+    if "${{" in step["run"]:
+        raise ValueError(f"{job.name} step {number}: an expression inside run:")
+    env = step_environment(job.runner, job.name, number, job.extra_path) | job.extra_env
+    declared = step.get("env") or {}
+    env |= {key: substitute(str(value), job.lookup) for key, value in declared.items()}
+    script = job.runner.temp / f"{job.name}-step{number}.sh"
+    script.write_text(step["run"])
+    result = subprocess.run(
+        ["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script)],
+        cwd=job.runner.cwd / step.get("working-directory", "."),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=STEP_TIMEOUT_S,
+    )
+    job.log.append(f"--- {label} (exit {result.returncode})\n{result.stdout}{result.stderr}")
+    files = Path(env["GITHUB_OUTPUT"]).parent
+    job.summary.append((files / "summary").read_text())
+    job.extra_path = (files / "path").read_text().split() + job.extra_path
+    job.extra_env |= read_outputs(files / "env")  # GITHUB_ENV has the same two forms
+    if result.returncode != 0:
+        job.status = "failure"
+    outcome = "success" if result.returncode == 0 else "failure"
+    return {"outputs": read_outputs(files / "output"), "outcome": outcome}
