@@ -17,16 +17,14 @@ from pathlib import Path
 
 import pytest
 import yaml
-from typer.main import get_command
 
-from ml.cli import app
+from ml.cli import COMMANDS
 from tests.actions.harness import ActionResult, Runner, run_action
 from tests.conftest import make_pipeline_repo, run, tiny_params, tool_env
 from tests.fake_github import FakeGitHub, serve
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("actions")]
 
-REGISTERED = set(get_command(app).commands)
 FORK_EVENT = {"pull_request": {"number": 7, "head": {"repo": {"full_name": "mallory/kit"}}}}
 
 
@@ -264,7 +262,7 @@ def fill(value: str, done: dict[str, ActionResult]) -> str:
 
 @pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
 def test_action(case: Case, origin: Path, request: pytest.FixtureRequest, tmp_path: Path) -> None:
-    missing = [command for command in case.needs if command not in REGISTERED]
+    missing = [command for command in case.needs if command not in COMMANDS]
     if missing:
         pytest.skip(f"waits for `ml {' / '.join(missing)}`, not in this build yet")
     if case.repo == "base":

@@ -7,11 +7,12 @@ from __future__ import annotations
 import re
 import shlex
 
+import click
 import pytest
 import yaml
 from typer.main import get_command
 
-from ml.cli import app
+from ml.cli import COMMANDS, app
 from ml.config import Params
 from tests.workflows import rules
 from tests.workflows.kit_files import (
@@ -29,7 +30,15 @@ from tests.workflows.kit_files import (
 )
 
 KEBAB = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
-COMMANDS = get_command(app).commands
+GROUP = get_command(app)
+
+
+def command_options(name: str) -> set[str]:
+    """Every option spelling of `ml <name>` (both halves of --flag/--no-flag)."""
+    command = GROUP.get_command(click.Context(GROUP), name)
+    return {opt for param in command.params for opt in (*param.opts, *param.secondary_opts)}
+
+
 FILES = {file.name: file for file in all_files()}
 
 
@@ -255,8 +264,7 @@ def test_actions_call_existing_ml_commands_with_existing_options(name: str) -> N
     for command, *args in calls:
         if command not in COMMANDS:
             pytest.skip(f"waits for `ml {command}`, not in this build yet")
-        options = {opt for param in COMMANDS[command].params for opt in param.opts}
-        options |= {opt for param in COMMANDS[command].params for opt in param.secondary_opts}
+        options = command_options(command)
         for arg in args:
             flag = arg.split("=", 1)[0]
             if flag.startswith("--"):
