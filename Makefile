@@ -13,10 +13,10 @@ export UV_COMPILE_BYTECODE := 1
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test lint format lock bench mlflow-ui mlflow-server mermaid clean
+.PHONY: help setup run test lint lint-workflows action-docs format lock bench mlflow-ui mlflow-server mermaid clean
 
 help: ## List the targets.
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
 
 setup: $(STAMP) ## Create .venv from the lock file (once; again when the lock changes).
 
@@ -35,9 +35,22 @@ test: $(STAMP) ## Run lint and the test suite (CPU only).
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -n 2 --dist loadfile
 
-lint: $(STAMP) ## Lint and check formatting.
+lint: $(STAMP) lint-workflows ## Lint and check formatting, workflows and actions included.
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+lint-workflows: $(STAMP) ## Audit workflows and actions (zizmor, GitHub's schemas), offline.
+	$(BIN)/zizmor --offline --strict-collection --persona pedantic --min-severity medium \
+		--config .github/zizmor.yml .github/workflows actions
+	$(BIN)/zizmor --offline --strict-collection --persona pedantic --min-severity medium \
+		--config examples/consumer/.github/zizmor.yml examples/consumer/.github/workflows
+	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows \
+		.github/workflows/*.yml examples/consumer/.github/workflows/*.yml
+	$(BIN)/check-jsonschema --builtin-schema vendor.github-actions actions/*/action.yml
+	$(BIN)/python scripts/action_docs.py --check
+
+action-docs: $(STAMP) ## Regenerate the inputs/outputs tables in actions/*/README.md.
+	$(BIN)/python scripts/action_docs.py
 
 format: $(STAMP) ## Format the code.
 	$(BIN)/ruff check --fix .

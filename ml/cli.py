@@ -30,6 +30,12 @@ COMMANDS = {
     "report": "ml.report",
     "tune": "ml.tune",
     "gpu-check": "ml.gpu_check",
+    "route": "ml.route",
+    "overrides": "ml.overrides",
+    "repro": "ml.repro",
+    "experiment": "ml.experiment",
+    "pull-request": "ml.pull_request",
+    "dvc-remote": "ml.dvc_remote",
 }
 
 

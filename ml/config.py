@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+import re
 import typing
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -269,6 +270,61 @@ class TuneParams(Strict):
         return self.metric or ("val_accuracy" if task == "classification" else "val_loss")
 
 
+# A runner label as `runs-on` takes it, and a container image pinned by digest (a tag can be
+# moved to other content; a digest cannot), or empty for no container.
+RunnerLabel = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
+ImageRef = Annotated[
+    str, Field(pattern=r"^([a-z0-9][a-z0-9./_-]*(:[A-Za-z0-9._-]+)?@sha256:[0-9a-f]{64})?$")
+]
+# Runner names GitHub hosts (ubuntu-latest, ubuntu-24.04, windows-2022, macos-14, ...). Any
+# other label list may select a self-hosted machine.
+GITHUB_HOSTED_LABEL = re.compile(r"^(ubuntu|windows|macos)-[0-9a-z.-]+$")
+
+
+class Runner(Strict):
+    """Where a job runs: the `runs-on` labels and, optionally, a job container image."""
+
+    runs_on: Annotated[list[RunnerLabel], Field(min_length=1)]
+    image: ImageRef = ""
+
+    @property
+    def self_hosted(self) -> bool:
+        labels = self.runs_on
+        return not (len(labels) == 1 and GITHUB_HOSTED_LABEL.match(labels[0]))
+
+
+class RouteRule(Runner):
+    """Train on this runner when every condition that is set holds; the first match wins."""
+
+    model: Literal["cnn", "mlp"] | None = None
+    min_rows: NonNegativeInt | None = None  # rows of the whole data set, all splits
+    min_epochs: PositiveInt | None = None
+
+
+GPU_RUNNER = ["self-hosted", "linux", "gpu"]
+
+
+class RouteParams(Strict):
+    """`ml route`: which runner (and container) trains this pipeline in a workflow."""
+
+    rules: list[RouteRule] = [
+        RouteRule(model="cnn", runs_on=GPU_RUNNER),
+        RouteRule(model="mlp", min_rows=1_000_000, runs_on=GPU_RUNNER),
+    ]
+    default: Runner = Runner(runs_on=["ubuntu-latest"])
+    # Pull requests from forks: a GitHub-hosted runner, or null to skip training for them.
+    fork: Runner | None = Runner(runs_on=["ubuntu-latest"])
+
+    @model_validator(mode="after")
+    def forks_stay_on_github_hosted_runners(self) -> RouteParams:
+        if self.fork is not None and self.fork.self_hosted:
+            raise ValueError(
+                f"fork.runs_on must be one GitHub-hosted runner such as ubuntu-latest, got "
+                f"{self.fork.runs_on}: code from forks never runs on a self-hosted machine"
+            )
+        return self
+
+
 class Params(Strict):
     prepare: PrepareParams = PrepareParams()
     train: TrainParams = TrainParams()
@@ -276,6 +332,7 @@ class Params(Strict):
     export: ExportParams = ExportParams()
     gate: GateParams = GateParams()
     tune: TuneParams = TuneParams()
+    route: RouteParams = RouteParams()
 
     @model_validator(mode="before")
     @classmethod

@@ -96,6 +96,16 @@ def log_to_run(train_metrics_path: Path, metrics: dict) -> None:
 
     mlflow.set_tracking_uri(tracking.tracking_uri())
     client = mlflow.MlflowClient()
+    try:
+        client.get_run(run_id)
+    except mlflow.exceptions.MlflowException:
+        # The model came from DVC's run-cache, trained where another tracking store was used.
+        log.warning(
+            "MLflow run %s is not in %s: test metrics not logged to it",
+            run_id,
+            tracking.tracking_uri(),
+        )
+        return
     for name, value in metrics.items():
         if isinstance(value, float):
             client.log_metric(run_id, f"test_{name}", value)

@@ -105,3 +105,20 @@ def mlflow_store(tmp_path, monkeypatch) -> str:
     monkeypatch.delenv("MLFLOW_EXPERIMENT_NAME", raising=False)
     monkeypatch.chdir(tmp_path)
     return uri
+
+
+@pytest.fixture
+def fake_github(monkeypatch: pytest.MonkeyPatch):
+    """A fake GitHub REST API on 127.0.0.1 (tests/fake_github.py), with GITHUB_API_URL,
+    GITHUB_REPOSITORY and GITHUB_TOKEN pointing at it."""
+    from tests.fake_github import FakeGitHub, serve
+
+    fake = FakeGitHub()
+    server, thread = serve(fake)
+    monkeypatch.setenv("GITHUB_API_URL", fake.url)
+    monkeypatch.setenv("GITHUB_REPOSITORY", fake.repository)
+    monkeypatch.setenv("GITHUB_TOKEN", fake.token)
+    yield fake
+    server.shutdown()
+    thread.join()
+    server.server_close()

@@ -99,7 +99,7 @@ def test_params_error_is_a_user_error() -> None:
 def test_unknown_top_level_key_suggests_and_lists_sections() -> None:
     message = error_of({"trian": {"epochs": 3}})
     assert "trian: unknown key. Did you mean 'train'?" in message
-    assert "Allowed here: evaluate, export, gate, prepare, train, tune" in message
+    assert "Allowed here: evaluate, export, gate, prepare, route, train, tune" in message
 
 
 def test_unknown_nested_key_suggests_close_match() -> None:

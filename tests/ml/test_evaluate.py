@@ -33,3 +33,18 @@ def test_regression_metrics_by_hand():
     assert metrics["rmse"] == pytest.approx(1.0)
     assert metrics["mae"] == pytest.approx(0.5)
     assert metrics["r2"] == pytest.approx(1 - 4 / 5)
+
+
+def test_a_run_from_another_tracking_store_is_skipped_with_a_warning(
+    mlflow_store, tmp_path, caplog
+):
+    # A train stage restored from DVC's run-cache names a run this store has never seen.
+    import json
+
+    from ml.evaluate import log_to_run
+
+    train = tmp_path / "train.json"
+    train.write_text(json.dumps({"mlflow_run_id": "0123456789abcdef0123456789abcdef"}))
+    with caplog.at_level("WARNING", logger="ml.evaluate"):
+        log_to_run(train, {"accuracy": 0.9})
+    assert "is not in sqlite:///" in caplog.text

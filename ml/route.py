@@ -1,0 +1,133 @@
+"""route: pick the runner (and container image) that should train this pipeline.
+
+The decision comes from the pipeline itself: the model kind, the data size and the epochs,
+matched against `route.rules` in params.yaml, first match wins. Pull requests from forks never
+get a self-hosted runner, whatever the rules say: they get `route.fork` (GitHub-hosted) or no
+training at all. Printed as JSON for `runs-on: ${{ fromJSON(...) }}`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ml import github_env, overrides
+from ml.config import Params, PrepareParams, Runner
+from ml.io import read_json
+
+log = logging.getLogger(__name__)
+
+# Rows in scikit-learn's bundled sets, for routing before `prepare` has run.
+BUNDLED_ROWS = {"digits": 1797, "iris": 150, "wine": 178, "breast_cancer": 569, "diabetes": 442}
+
+
+@dataclass(frozen=True)
+class Route:
+    runs_on: list[str]
+    image: str
+    self_hosted: bool
+    train: bool  # false: a fork pull request and `route.fork` is null
+    reason: str
+    model: str
+    rows: int | None
+    epochs: int
+    trusted: bool
+
+    @property
+    def gpu(self) -> bool:
+        """Whether the labels ask for a GPU machine: then the job checks its GPU first."""
+        return any("gpu" in label.lower() for label in self.runs_on)
+
+
+def count_rows(prepare: PrepareParams, data_dir: Path) -> int | None:
+    """Rows of the whole data set: from data/prepared if it exists, else from the source."""
+    dataset = data_dir / "dataset.json"
+    if dataset.is_file():
+        return sum(read_json(dataset)["rows"].values())
+    source = prepare.source
+    if source.bundled:
+        return BUNDLED_ROWS[source.bundled]
+    path = Path(source.path) if source.path else None
+    if path is None or not path.is_file():
+        return None  # a URL, or a file not pulled yet: size unknown, size rules do not match
+    if path.suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        return pq.ParquetFile(path).metadata.num_rows
+    with path.open("rb") as handle:
+        lines = sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b""))
+    return max(lines - 1, 0)  # minus the header
+
+
+def is_trusted(event: dict | None, repository: str | None) -> bool:
+    """False for a pull request whose head lives in another repository (a fork)."""
+    pull = (event or {}).get("pull_request")
+    if not isinstance(pull, dict):
+        return True  # push, schedule, dispatch: only people with write access start these
+    head_repo = ((pull.get("head") or {}).get("repo") or {}).get("full_name")
+    return bool(head_repo) and head_repo == repository
+
+
+def decide(params: Params, rows: int | None, trusted: bool) -> Route:
+    train = params.train
+    runner: Runner = params.route.default
+    reason = "no rule matched: route.default"
+    for index, rule in enumerate(params.route.rules):
+        if (
+            (rule.model is None or rule.model == train.model)
+            and (rule.min_rows is None or (rows is not None and rows >= rule.min_rows))
+            and (rule.min_epochs is None or train.epochs >= rule.min_epochs)
+        ):
+            runner, reason = rule, f"route.rules[{index}] matched"
+            break
+    facts = {"model": train.model, "rows": rows, "epochs": train.epochs, "trusted": trusted}
+    if runner.self_hosted and not trusted:
+        fork = params.route.fork
+        if fork is None:
+            why = "a fork pull request never runs on a self-hosted runner; route.fork is null"
+            return Route(["ubuntu-latest"], "", False, False, why, **facts)
+        runner, reason = fork, f"{reason}, but a fork pull request gets route.fork"
+    return Route(runner.runs_on, runner.image, runner.self_hosted, True, reason, **facts)
+
+
+def main(
+    params_path: Annotated[Path, typer.Option("--params", help="Params file to read.")] = Path(
+        "params.yaml"
+    ),
+    data: Annotated[
+        Path, typer.Option(help="Prepared data directory, read for the row count if present.")
+    ] = Path("data/prepared"),
+    set_: Annotated[
+        str, typer.Option("--set", help="Overrides applied first: key=value pairs.")
+    ] = "",
+    epochs: Annotated[str, typer.Option(help="Sets train.epochs (empty: unchanged).")] = "",
+    learning_rate: Annotated[
+        str, typer.Option(help="Sets train.learning_rate (empty: unchanged).")
+    ] = "",
+    model: Annotated[str, typer.Option(help="Sets train.model (empty: unchanged).")] = "",
+) -> None:
+    """Print the runner labels and image for training, as JSON; set them as step outputs."""
+    changes = overrides.collect(set_, epochs=epochs, learning_rate=learning_rate, model=model)
+    params = overrides.validate(params_path, changes)
+    trusted = is_trusted(github_env.event_payload(), os.environ.get("GITHUB_REPOSITORY"))
+    route = decide(params, count_rows(params.prepare, data), trusted)
+    log.info("Route: %s -> runs-on %s (%s)", route.model, route.runs_on, route.reason)
+    decision = {key.replace("_", "-"): value for key, value in asdict(route).items()}
+    print(json.dumps(decision | {"gpu": route.gpu, "overrides": changes}))
+    github_env.write_outputs(
+        {
+            "runs-on": json.dumps(route.runs_on),
+            "image": route.image,
+            "self-hosted": str(route.self_hosted).lower(),
+            "train": str(route.train).lower(),
+            "gpu": str(route.gpu).lower(),
+            "reason": route.reason,
+            "overrides": json.dumps(changes),
+        }
+    )

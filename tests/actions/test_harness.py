@@ -1,0 +1,283 @@
+"""Each composite action's own `run:` steps, run in bash on the tiny pipeline in a temporary Git
+repository with a real DVC remote (a directory), checked by the outputs and the job summary they
+write. Negative cases prove an action fails where it should.
+
+A case is one entry in CASES: the actions to run in order (one job), their inputs, the `ml`
+commands they need (the case is skipped, naming the command, while that command is not part of
+this build), the repository to run in and a check. To cover another action, add an entry.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ml.cli import COMMANDS
+from tests.actions.harness import ActionResult, Runner, run_action
+from tests.conftest import make_pipeline_repo, run, tiny_params, tool_env
+from tests.fake_github_pulls import FakeGitHub, serve
+
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("actions")]
+
+FORK_EVENT = {"pull_request": {"number": 7, "head": {"repo": {"full_name": "mallory/kit"}}}}
+
+
+@dataclass(frozen=True)
+class Call:
+    action: str
+    inputs: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    job: tuple[Call, ...]
+    needs: tuple[str, ...]  # `ml` commands the actions call
+    check: Callable[[list[ActionResult], Path], None]
+    # fresh: the committed tiny pipeline; trained: a clone whose results the DVC remote holds;
+    # base: the job that trained it (run once per module).
+    repo: str = "fresh"
+    fails: bool = False  # the last action must fail
+    event: dict = field(default_factory=dict)
+
+
+# --- checks ----------------------------------------------------------------------------------
+
+
+def check_setup(results: list[ActionResult], repo: Path) -> None:
+    (setup,) = results
+    assert setup.outputs["python"] == str(repo / "venv/bin/python")
+    assert Path(setup.outputs["python"]).is_file()
+    assert any("actions/setup-python@" in item for item in setup.skipped)
+    assert any("astral-sh/setup-uv@" in item for item in setup.skipped)
+    assert any("gpu-check" in item for item in setup.skipped)  # its `if:` was false
+    local = (repo / ".dvc/config.local").read_text()
+    assert "remote = ci" in local and "url = s3://harness-bucket/dvc" in local
+    assert "secret_access_key = harness-secret" in local
+    assert "::add-mask::harness-secret" in setup.log  # hidden in the job log from then on
+    assert "harness-secret" not in (repo / ".dvc/config").read_text()
+
+
+def check_route(results: list[ActionResult], repo: Path) -> None:
+    (route,) = results
+    assert json.loads(route.outputs["runs-on"]) == ["ubuntu-latest"]
+    assert route.outputs["self-hosted"] == "false" and route.outputs["train"] == "true"
+    assert route.outputs["gpu"] == "false"
+    assert json.loads(route.outputs["overrides"]) == {"train.model": "mlp", "train.epochs": 2}
+
+
+def check_route_fork(results: list[ActionResult], repo: Path) -> None:
+    (route,) = results
+    assert json.loads(route.outputs["runs-on"]) == ["ubuntu-latest"]
+    assert "fork pull request gets route.fork" in route.outputs["reason"]
+
+
+def check_refused_key(results: list[ActionResult], repo: Path) -> None:
+    assert "train.epoch: unknown key. Did you mean 'epochs'?" in results[-1].log
+    assert results[-1].outputs["runs-on"] == ""  # nothing routed
+    assert "Traceback" not in results[-1].log
+
+
+def check_trained(results: list[ActionResult], repo: Path) -> None:
+    (train,) = results
+    assert train.outputs["ran"].split() == ["prepare", "train", "evaluate", "export"]
+    assert 0 <= json.loads(train.outputs["metrics"])["accuracy"] <= 1
+    assert "| ran | prepare, train, evaluate, export |" in train.summary
+    assert any("actions/cache/restore@" in item for item in train.skipped)
+    pushed = run(["dvc", "status", "--cloud"], repo, tool_env(repo)).stdout
+    assert "in sync" in pushed  # every output is in the DVC remote
+
+
+def check_bad_stage(results: list[ActionResult], repo: Path) -> None:
+    assert "trian" in results[-1].log
+    assert not (repo / "models").exists()
+
+
+def check_reused_export(results: list[ActionResult], repo: Path) -> None:
+    (export,) = results
+    assert export.outputs["ran"] == ""  # restored from the DVC remote, nothing retrained
+    assert export.outputs["verified"] == "true"
+    assert int(export.outputs["size-bytes"]) == (repo / "models/model.onnx").stat().st_size
+    assert "| restored from the run-cache | prepare, train, export |" in export.summary
+
+
+def check_retrain_pull_request(results: list[ActionResult], repo: Path) -> None:
+    experiment, pull_request = results
+    assert json.loads(experiment.outputs["overrides"]) == {"evaluate.batch_size": 128}
+    assert experiment.steps["experiment"]["ran"] == "evaluate"
+    assert experiment.outputs["branch"] == f"runwright/{experiment.outputs['name']}"
+    assert "| `evaluate.batch_size` | `128` |" in experiment.summary
+    assert pull_request.outputs["operation"] == "opened"
+    assert pull_request.outputs["number"] == "1"
+    origin = repo.parent / "origin.git"
+    shown = run(["git", "show", f"{experiment.outputs['branch']}:params.yaml"], origin, {})
+    assert yaml.safe_load(shown.stdout)["evaluate"]["batch_size"] == 128
+
+
+def check_bad_value(results: list[ActionResult], repo: Path) -> None:
+    assert "train.epochs: Input should be greater than 0 (got -1)" in results[-1].log
+    assert not (repo / "models").exists()  # refused before any training
+
+
+def check_default_branch_refused(results: list[ActionResult], repo: Path) -> None:
+    assert "refusing to push results to 'main'" in results[-1].log
+
+
+SETUP_INPUTS = {
+    "venv": "venv",
+    "compile-bytecode": "false",
+    "dvc-remote-url": "s3://harness-bucket/dvc",
+    "dvc-remote-credentials": "access_key_id=AKIAHARNESS\nsecret_access_key=harness-secret",
+}
+
+CASES = [
+    Case(
+        "setup",
+        (Call("setup", SETUP_INPUTS),),
+        needs=("dvc-remote",),
+        check=check_setup,
+    ),
+    Case(
+        "route",
+        (Call("route", {"overrides": "train.model=mlp", "epochs": "2"}),),
+        needs=("route",),
+        check=check_route,
+    ),
+    Case("route-fork", (Call("route"),), ("route",), check_route_fork, event=FORK_EVENT),
+    Case(
+        "route-unknown-key",
+        (Call("route", {"overrides": "train.epoch=2"}),),
+        needs=("route",),
+        check=check_refused_key,
+        fails=True,
+    ),
+    Case("train", (Call("train"),), ("repro",), check_trained, repo="base"),
+    Case(
+        "train-unknown-stage",
+        (Call("train", {"stages": "trian", "resume": "false"}),),
+        needs=("repro",),
+        check=check_bad_stage,
+        fails=True,
+    ),
+    Case("export-reuses-training", (Call("export"),), ("repro",), check_reused_export, "trained"),
+    Case(
+        "experiment-then-pull-request",
+        (
+            # Only `evaluate` depends on this: the other stages come from the run-cache.
+            Call("experiment", {"overrides": "evaluate.batch_size=128"}),
+            Call(
+                "pull-request",
+                {
+                    "branch": "{steps.experiment.branch}",
+                    "title": "Evaluate in batches of 128",
+                    "body-files": "{steps.experiment.summary-file}",
+                },
+            ),
+        ),
+        needs=("experiment", "pull-request"),
+        check=check_retrain_pull_request,
+        repo="trained",
+    ),
+    Case(
+        "experiment-bad-value",
+        (Call("experiment", {"overrides": "train.epochs=-1"}),),
+        needs=("experiment",),
+        check=check_bad_value,
+        fails=True,
+    ),
+    Case(
+        "pull-request-to-default-branch",
+        (Call("pull-request", {"branch": "main", "title": "x"}),),
+        needs=("pull-request",),
+        check=check_default_branch_refused,
+        fails=True,
+    ),
+]
+
+
+# --- repositories ----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def origin(tmp_path_factory) -> Path:
+    """A bare origin holding the tiny pipeline, with a DVC remote (a directory) configured."""
+    root = tmp_path_factory.mktemp("actions")
+    seed, env = make_pipeline_repo(root / "seed", tiny_params())
+    run(["dvc", "remote", "add", "-d", "store", str(root / "remote")], seed, env)
+    run(["git", "commit", "-qam", "DVC remote"], seed, env)
+    return clone(seed, root / "origin.git", "--bare")
+
+
+@pytest.fixture(scope="module")
+def trained(origin: Path) -> dict:
+    """The train action run once on a clone (the `base` job): the DVC remote then holds the
+    outputs and run-cache of the whole pipeline."""
+    base = clone(origin, origin.parent / "base")
+    (base_case,) = [case for case in CASES if case.repo == "base"]
+    results = run_job(base_case, base, origin.parent / "base-temp")
+    return {"repo": base, "results": results, "remote": origin.parent / "remote"}
+
+
+def clone(source: Path, path: Path, *options: str) -> Path:
+    run(["git", "clone", "-q", *options, str(source), str(path)], path.parent, tool_env(path))
+    return path
+
+
+def run_job(case: Case, repo: Path, temp: Path) -> list[ActionResult]:
+    """The case's actions in order, like the steps of one job; stops at the first failure."""
+    temp.mkdir(parents=True, exist_ok=True)
+    github = {"token": "test-token", "run_id": "1", "run_attempt": "1", "job": "harness"}
+    github |= {"repository": "octo/kit", "workspace": str(repo), "event": case.event}
+    runner = Runner(cwd=repo, env=tool_env(repo), temp=temp, github=github, event=case.event)
+    fake = FakeGitHub(token="test-token")
+    server, thread = serve(fake)
+    runner.env |= {"GITHUB_API_URL": fake.url, "GITHUB_REPOSITORY": fake.repository}
+    done: dict[str, ActionResult] = {}
+    try:
+        for call in case.job:
+            inputs = {key: fill(value, done) for key, value in call.inputs.items()}
+            done[call.action] = run_action(call.action, inputs, runner)
+            if done[call.action].failed:
+                break
+    finally:
+        server.shutdown()
+        thread.join()
+        server.server_close()
+    return list(done.values())
+
+
+def fill(value: str, done: dict[str, ActionResult]) -> str:
+    """`{steps.<action>.<output>}` placeholders in a case's inputs."""
+    if value.startswith("{steps."):
+        action, output = value[len("{steps.") : -1].split(".", 1)
+        return done[action].outputs[output]
+    return value
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
+def test_action(case: Case, origin: Path, request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    missing = [command for command in case.needs if command not in COMMANDS]
+    if missing:
+        pytest.skip(f"waits for `ml {' / '.join(missing)}`, not in this build yet")
+    if case.repo == "base":
+        trained = request.getfixturevalue("trained")
+        results, repo = trained["results"], trained["repo"]
+    else:
+        # Own origin and DVC remote per case: pushes stay in the case.
+        clone(origin, tmp_path / "origin.git", "--bare")
+        repo = clone(tmp_path / "origin.git", tmp_path / "repo")
+        remote = tmp_path / "remote"
+        if case.repo == "trained":
+            shutil.copytree(request.getfixturevalue("trained")["remote"], remote)
+        modify = ["dvc", "remote", "modify", "--local", "store", "url", str(remote)]
+        run(modify, repo, tool_env(repo))
+        results = run_job(case, repo, tmp_path / "temp")
+    assert [result.failed for result in results[:-1]] == [False] * (len(results) - 1)
+    assert results[-1].failed == case.fails, results[-1].log
+    case.check(results, repo)

@@ -1,0 +1,167 @@
+"""`ml route`: runner labels and image from the model kind, data size and epochs; forks never
+reach a self-hosted runner."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ml import route
+from ml.cli import app
+from ml.config import Params, ParamsError, parse_params
+from tests.conftest import tiny_params
+
+GPU = ["self-hosted", "linux", "gpu"]
+IMAGE = "ghcr.io/acme/train:1.2@sha256:" + "ab" * 32
+
+
+def params_with(**sections) -> Params:
+    raw = tiny_params()
+    for name, section in sections.items():
+        raw[name] = raw.get(name, {}) | section
+    return parse_params(raw)
+
+
+def test_cnn_goes_to_the_gpu_runner_and_a_small_mlp_to_ubuntu() -> None:
+    cnn = route.decide(params_with(train={"model": "cnn"}), rows=1797, trusted=True)
+    assert (cnn.runs_on, cnn.self_hosted, cnn.train, cnn.gpu) == (GPU, True, True, True)
+    mlp = route.decide(params_with(train={"model": "mlp"}), rows=178, trusted=True)
+    assert (mlp.runs_on, mlp.self_hosted, mlp.reason) == (
+        ["ubuntu-latest"],
+        False,
+        "no rule matched: route.default",
+    )
+
+
+def test_a_large_mlp_goes_to_the_gpu_runner_and_unknown_size_does_not() -> None:
+    params = params_with(train={"model": "mlp"})
+    assert route.decide(params, rows=2_000_000, trusted=True).runs_on == GPU
+    assert route.decide(params, rows=None, trusted=True).runs_on == ["ubuntu-latest"]
+
+
+def test_first_matching_rule_wins_and_carries_its_image() -> None:
+    rules = [
+        {"min_epochs": 100, "runs_on": ["big-box"], "image": IMAGE},
+        {"model": "cnn", "runs_on": GPU},
+    ]
+    params = params_with(route={"rules": rules}, train={"epochs": 120})
+    decided = route.decide(params, rows=10, trusted=True)
+    assert (decided.runs_on, decided.image, decided.reason) == (
+        ["big-box"],
+        IMAGE,
+        "route.rules[0] matched",
+    )
+    assert decided.self_hosted  # a custom label can only be a self-hosted runner
+
+
+def test_a_fork_gets_the_fork_runner_never_a_self_hosted_one() -> None:
+    decided = route.decide(params_with(train={"model": "cnn"}), rows=1797, trusted=False)
+    assert (decided.runs_on, decided.self_hosted, decided.train) == (
+        ["ubuntu-latest"],
+        False,
+        True,
+    )
+    assert "fork pull request gets route.fork" in decided.reason
+
+
+def test_a_fork_is_not_trained_when_route_fork_is_null() -> None:
+    params = params_with(route={"fork": None}, train={"model": "cnn"})
+    decided = route.decide(params, rows=1797, trusted=False)
+    assert (decided.runs_on, decided.self_hosted, decided.train) == (
+        ["ubuntu-latest"],
+        False,
+        False,
+    )
+
+
+def test_a_fork_on_a_github_hosted_route_trains_as_usual() -> None:
+    decided = route.decide(params_with(train={"model": "mlp"}), rows=100, trusted=False)
+    assert (decided.runs_on, decided.train) == (["ubuntu-latest"], True)
+
+
+@pytest.mark.parametrize("labels", [["self-hosted"], ["gpu"], ["ubuntu-latest", "gpu"]])
+def test_route_fork_cannot_name_a_self_hosted_runner(labels: list[str]) -> None:
+    with pytest.raises(ParamsError, match="code from forks never runs on a self-hosted"):
+        params_with(route={"fork": {"runs_on": labels}})
+
+
+@pytest.mark.parametrize(
+    ("section", "message"),
+    [
+        ({"default": {"runs_on": []}}, "route.default.runs_on: List should have at least 1"),
+        ({"default": {"runs_on": ["a b"]}}, "route.default.runs_on.0: String should match"),
+        ({"rules": [{"modle": "cnn", "runs_on": GPU}]}, "Did you mean 'model'?"),
+        ({"rules": [{"model": "rnn", "runs_on": GPU}]}, "route.rules.0.model: Input should be"),
+        # A tag alone can be moved to other content: images are pinned by digest.
+        ({"default": {"runs_on": GPU, "image": "ghcr.io/acme/train:1"}}, "String should match"),
+    ],
+)
+def test_bad_route_sections_name_the_key(section: dict, message: str) -> None:
+    with pytest.raises(ParamsError, match=message):
+        params_with(route=section)
+
+
+def event(head_repo: str | None) -> dict:
+    head = {"repo": {"full_name": head_repo}} if head_repo else {"repo": None}
+    return {"pull_request": {"number": 1, "head": head}}
+
+
+def test_trust_comes_from_the_event() -> None:
+    assert route.is_trusted(None, "octo/kit")
+    assert route.is_trusted({"ref": "refs/heads/main"}, "octo/kit")
+    assert route.is_trusted(event("octo/kit"), "octo/kit")
+    assert not route.is_trusted(event("mallory/kit"), "octo/kit")
+    assert not route.is_trusted(event(None), "octo/kit")  # the fork was deleted
+
+
+def test_rows_come_from_prepared_data_then_the_source(tmp_path: Path, prepared_digits) -> None:
+    params = params_with()
+    assert route.count_rows(params.prepare, prepared_digits) == 1797
+    assert route.count_rows(params.prepare, tmp_path / "none") == 1797  # bundled digits
+    table = tmp_path / "table.csv"
+    table.write_text("a,label\n" + "1,x\n" * 41)
+    from_file = params_with(
+        prepare={
+            "source": {"path": str(table)},
+            "task": "classification",
+            "target": "label",
+            "numeric_features": ["a"],
+        }
+    )
+    assert route.count_rows(from_file.prepare, tmp_path / "none") == 41
+    table.unlink()
+    assert route.count_rows(from_file.prepare, tmp_path / "none") is None
+
+
+def test_cli_prints_json_and_writes_step_outputs(
+    cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(tiny_params()))
+    (tmp_path / "event.json").write_text(json.dumps(event("mallory/kit")))
+    outputs = tmp_path / "outputs"
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("GITHUB_EVENT_PATH", str(tmp_path / "event.json"))
+    monkeypatch.setenv("GITHUB_REPOSITORY", "octo/kit")
+    monkeypatch.setenv("GITHUB_OUTPUT", str(outputs))
+    result = cli.invoke(app, ["route", "--epochs", "2", "--set", "train.batch_size=8"])
+    assert result.exit_code == 0, result.output
+    printed = json.loads(result.stdout.strip().splitlines()[-1])
+    assert printed["runs-on"] == ["ubuntu-latest"] and printed["trusted"] is False
+    assert printed["overrides"] == {"train.batch_size": 8, "train.epochs": 2}
+    written = outputs.read_text()
+    assert '["ubuntu-latest"]' in written and "self-hosted<<" in written
+
+
+def test_cli_rejects_an_unknown_override_before_routing(
+    cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(tiny_params()))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("GITHUB_OUTPUT", str(tmp_path / "outputs"))
+    result = cli.invoke(app, ["route", "--set", "train.epoch=3"])
+    assert result.exit_code == 1
+    assert "train.epoch: unknown key. Did you mean 'epochs'?" in result.output
+    assert not (tmp_path / "outputs").exists()

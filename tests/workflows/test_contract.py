@@ -1,0 +1,287 @@
+"""Contract tests for the workflows and actions: the security rules of DESIGN.md section 5, the
+wiring between workflows, actions and `ml` commands, and the DVC pipeline's agreement with both.
+Nothing here can run a workflow, so these rules are checked on the files themselves."""
+
+from __future__ import annotations
+
+import re
+import shlex
+
+import click
+import pytest
+import yaml
+from typer.main import get_command
+
+from ml.cli import COMMANDS, app
+from ml.config import Params
+from tests.workflows import rules
+from tests.workflows.kit_files import (
+    KIT_CHECKOUT,
+    KIT_REPOSITORY,
+    ROOT,
+    WORKFLOWS,
+    YamlFile,
+    actions,
+    all_files,
+    kit_workflows,
+    local_action,
+    steps_of,
+    workflows,
+)
+
+KEBAB = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
+GROUP = get_command(app)
+
+
+def command_options(name: str) -> set[str]:
+    """Every option spelling of `ml <name>` (both halves of --flag/--no-flag)."""
+    command = GROUP.get_command(click.Context(GROUP), name)
+    return {opt for param in command.params for opt in (*param.opts, *param.secondary_opts)}
+
+
+FILES = {file.name: file for file in all_files()}
+
+
+def ids(files) -> list[str]:
+    return [file.name for file in files]
+
+
+# --- pins and expressions --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("file", all_files(), ids=ids(all_files()))
+def test_third_party_uses_are_pinned_to_a_commit_with_its_version(file: YamlFile) -> None:
+    assert rules.unpinned_uses(file) == []
+
+
+@pytest.mark.parametrize("file", all_files(), ids=ids(all_files()))
+def test_no_expression_inside_run(file: YamlFile) -> None:
+    assert rules.expressions_in_run(file) == []
+
+
+@pytest.mark.parametrize("file", all_files(), ids=ids(all_files()))
+def test_checkouts_keep_no_credentials(file: YamlFile) -> None:
+    for where, step in steps_of(file):
+        if str(step.get("uses", "")).startswith("actions/checkout@"):
+            assert (step.get("with") or {}).get("persist-credentials") is False, where
+
+
+# --- permissions, timeouts, secrets, concurrency ---------------------------------------------
+
+
+@pytest.mark.parametrize("file", workflows(), ids=ids(workflows()))
+def test_permissions_are_empty_at_the_top_and_granted_per_job_with_a_reason(
+    file: YamlFile,
+) -> None:
+    assert file.data.get("permissions") == {}, f"{file.name}: needs `permissions: {{}}`"
+    for job_id, job in file.jobs.items():
+        assert "permissions" in job, f"{file.name}: job {job_id} has no permissions"
+    for line in file.text.splitlines():
+        granted = re.match(r"^\s+[a-z-]+: (read|write)\b(.*)$", line)
+        if granted:
+            assert "# Needed to" in granted[2], f"{file.name}: no reason given: {line.strip()}"
+
+
+@pytest.mark.parametrize("file", workflows(), ids=ids(workflows()))
+def test_every_job_with_steps_has_a_timeout(file: YamlFile) -> None:
+    for job_id, job in file.jobs.items():
+        if "steps" in job:
+            assert isinstance(job.get("timeout-minutes"), int), f"{file.name}: job {job_id}"
+        else:
+            assert "uses" in job  # a reusable workflow call: the called jobs carry timeouts
+
+
+def test_no_secrets_inherit_anywhere() -> None:
+    for file in workflows():
+        for job_id, job in file.jobs.items():
+            assert job.get("secrets") != "inherit", f"{file.name}: job {job_id}"
+        assert "secrets: inherit" not in file.text
+
+
+@pytest.mark.parametrize("file", workflows(), ids=ids(workflows()))
+def test_triggered_workflows_have_a_concurrency_group(file: YamlFile) -> None:
+    if not file.reusable:
+        assert "group" in (file.data.get("concurrency") or {}), file.name
+
+
+# --- fork pull requests and self-hosted runners ----------------------------------------------
+
+
+def pull_request_workflows() -> list[YamlFile]:
+    """Workflows a pull request starts, directly or as a reusable workflow its caller calls."""
+    direct = [w for w in workflows() if "pull_request" in w.triggers]
+    called = {
+        call.split("/")[-1].split("@")[0]
+        for w in direct
+        for call in (job.get("uses", "") for job in w.jobs.values())
+        if call
+    }
+    return direct + [w for w in kit_workflows() if w.path.name in called]
+
+
+def test_no_workflow_uses_pull_request_target() -> None:
+    for file in workflows():
+        assert "pull_request_target" not in file.triggers, file.name
+
+
+def test_fork_pull_requests_cannot_reach_a_self_hosted_runner() -> None:
+    files = pull_request_workflows()
+    assert {f.path.name for f in files} >= {"pr.yml", "reusable-pr.yml"}
+    routed = [job for f in files for job in f.jobs.values() if "needs.route" in str(job)]
+    assert routed, "no job on a routed runner was checked: the test would prove nothing"
+    for file in files:
+        assert rules.fork_reachable_runners(file) == [], file.name
+
+
+def test_routed_runners_come_from_the_route_action() -> None:
+    for file in kit_workflows():
+        for job_id, job in file.jobs.items():
+            found = re.search(r"needs\.(\w+)\.outputs\.runs-on", str(job.get("runs-on", "")))
+            if not found:
+                continue
+            routes = [s for _, s in steps_of(file) if str(s.get("uses", "")).endswith("/route")]
+            assert found[1] in job.get("needs", []) and routes, f"{file.name}: {job_id}"
+
+
+# --- the caller-checkout problem -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("file", kit_workflows(), ids=ids(kit_workflows()))
+def test_reusable_workflows_reach_the_kit_through_its_own_checkout(file: YamlFile) -> None:
+    """`./actions/x` in a reusable workflow would resolve in the caller's repository. Every kit
+    action is used from a checkout of the kit at the workflow's own commit instead."""
+    if file.reusable:
+        assert rules.kit_actions_without_kit_checkout(file) == []
+        assert f"./{KIT_CHECKOUT}/actions/" in file.text
+
+
+def called_workflow(file: YamlFile, reference: str) -> YamlFile:
+    if reference.startswith("./.github/workflows/"):
+        assert file.path.parent == WORKFLOWS, f"{file.name}: {reference} is not in its repo"
+        name = reference.rsplit("/", 1)[1]
+    else:
+        match = rules.KIT_CALL.match(reference)
+        assert match, f"{file.name}: {reference} does not call the kit as {KIT_REPOSITORY}@vN"
+        name = match["file"]
+    target = FILES.get(f".github/workflows/{name}")
+    assert target is not None and target.reusable, f"{file.name}: {name} is not reusable"
+    return target
+
+
+@pytest.mark.parametrize("file", workflows(), ids=ids(workflows()))
+def test_calls_to_reusable_workflows_match_their_inputs_and_secrets(file: YamlFile) -> None:
+    for job_id, job in file.jobs.items():
+        if "uses" not in job:
+            continue
+        spec = called_workflow(file, job["uses"]).triggers["workflow_call"]
+        inputs, secrets = spec.get("inputs") or {}, spec.get("secrets") or {}
+        for key in job.get("with") or {}:
+            assert key in inputs, f"{file.name}: job {job_id} passes unknown input {key}"
+        for key in job.get("secrets") or {}:
+            assert key in secrets, f"{file.name}: job {job_id} passes unknown secret {key}"
+
+
+@pytest.mark.parametrize("file", all_files(), ids=ids(all_files()))
+def test_local_actions_exist_and_get_only_their_inputs(file: YamlFile) -> None:
+    for where, step in steps_of(file):
+        uses = str(step.get("uses", ""))
+        if not uses.startswith("./"):
+            continue
+        name = local_action(uses)
+        assert name in actions(), f"{where}: {uses} is not an action of the kit"
+        declared = actions()[name].data.get("inputs") or {}
+        given = step.get("with") or {}
+        for key in given:
+            assert key in declared, f"{where}: {name} has no input {key}"
+        for key, spec in declared.items():
+            if spec.get("required") and "default" not in spec:
+                assert key in given, f"{where}: {name} needs input {key}"
+
+
+# --- workflow and action interfaces ----------------------------------------------------------
+
+
+def is_sentence(text: object) -> bool:
+    words = " ".join(str(text or "").split())
+    return len(words.split()) >= 4 and words[0].isupper() and words.endswith(".")
+
+
+@pytest.mark.parametrize("name", sorted(actions()))
+def test_action_inputs_and_outputs_are_kebab_case_and_described(name: str) -> None:
+    action = actions()[name].data
+    assert is_sentence(action.get("description")), name
+    for kind in ("inputs", "outputs"):
+        for key, spec in (action.get(kind) or {}).items():
+            assert KEBAB.match(key), f"{name}: {kind[:-1]} {key} is not kebab-case"
+            assert is_sentence(spec.get("description")), f"{name}: describe {key} in a sentence"
+
+
+@pytest.mark.parametrize("file", kit_workflows(), ids=ids(kit_workflows()))
+def test_workflow_call_inputs_are_typed_and_described(file: YamlFile) -> None:
+    if not file.reusable:
+        return
+    spec = file.triggers["workflow_call"]
+    for kind in ("inputs", "secrets", "outputs"):
+        for key, entry in (spec.get(kind) or {}).items():
+            assert KEBAB.match(key), f"{file.name}: {key}"
+            assert is_sentence(entry.get("description")), f"{file.name}: describe {key}"
+            if kind == "inputs":
+                assert entry.get("type") in ("string", "number", "boolean"), f"{file.name}: {key}"
+
+
+# Inputs whose values come from people filling in a form (workflow_dispatch).
+FORM_INPUTS = {"overrides", "epochs", "learning-rate", "model", "data-ref", "name"}
+
+
+@pytest.mark.parametrize("name", ["route", "experiment"])
+def test_form_values_reach_the_shell_only_as_untrusted_env(name: str) -> None:
+    for where, step in steps_of(actions()[name]):
+        for key, value in (step.get("env") or {}).items():
+            referenced = set(re.findall(r"inputs\.([\w-]+)", str(value)))
+            if referenced & FORM_INPUTS:
+                assert key.startswith("UNTRUSTED_"), f"{where}: {key}"
+
+
+# --- actions, `ml` commands and the DVC pipeline agree ---------------------------------------
+
+
+def ml_calls(name: str) -> list[list[str]]:
+    """The arguments of every `python -m ml` call, plus the `--flag` literals its env offers."""
+    calls = []
+    for _, step in steps_of(actions()[name]):
+        words = shlex.split(str(step.get("run", "")))
+        flags = re.findall(r"'(--[a-z-]+)'", " ".join(map(str, (step.get("env") or {}).values())))
+        for start in range(len(words) - 2):
+            if words[start : start + 3] == ["python", "-m", "ml"]:
+                calls.append(words[start + 3 :] + flags)
+    return calls
+
+
+@pytest.mark.parametrize("name", sorted(actions()))
+def test_actions_call_existing_ml_commands_with_existing_options(name: str) -> None:
+    calls = ml_calls(name)
+    assert calls, f"{name}: an action runs one `python -m ml` command"
+    for command, *args in calls:
+        if command not in COMMANDS:
+            pytest.skip(f"waits for `ml {command}`, not in this build yet")
+        options = command_options(command)
+        for arg in args:
+            flag = arg.split("=", 1)[0]
+            if flag.startswith("--"):
+                assert flag in options, f"{name}: ml {command} has no option {flag}"
+
+
+def test_dvc_stages_are_ml_commands_with_their_own_params_section() -> None:
+    stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+    for name, stage in stages.items():
+        assert stage["cmd"].split()[:4] == ["python", "-m", "ml", name], name
+        assert name in COMMANDS, f"stage {name} has no `ml {name}` command"
+        for section in stage.get("params", []):
+            assert section in Params.model_fields, f"stage {name}: unknown section {section}"
+        assert f"ml/{name}.py" in stage["deps"], f"stage {name} must depend on its own module"
+
+
+def test_params_sections_are_known_to_the_schema() -> None:
+    raw = yaml.safe_load((ROOT / "params.yaml").read_text())
+    assert set(raw) <= set(Params.model_fields)
+    assert "route" in raw
