@@ -99,6 +99,7 @@ class BackgroundRun:
         from mlflow import MlflowClient
         from mlflow.entities import Param
 
+        ensure_sqlite_store(tracking_uri())
         client = MlflowClient(tracking_uri())
         name = experiment_name()
         experiment = client.get_experiment_by_name(name)
@@ -120,6 +121,33 @@ class BackgroundRun:
         now = int(time.time() * 1000)
         batch = [Metric(key, value, now, step) for key, value in metrics.items()]
         client.log_batch(self.run_id, metrics=batch)
+
+
+def ensure_sqlite_store(uri: str) -> None:
+    """Create a new sqlite store whole or not at all.
+
+    MLflow builds its tables in place, over ~1-8 s; a process killed meanwhile (kill -9 in the
+    first epochs of the first run) would leave a half-built file that every later run refuses.
+    Built under a temporary name and linked into place, a kill leaves only the temporary file.
+    """
+    prefix = "sqlite:///"
+    if not uri.startswith(prefix):
+        return
+    path = Path(uri.removeprefix(prefix))
+    if path.exists() or str(path) == ":memory:":
+        return
+    from mlflow import MlflowClient
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    building = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    building.unlink(missing_ok=True)
+    try:
+        MlflowClient(f"{prefix}{building}").search_experiments(max_results=1)
+        os.link(building, path)  # fails if another process won the race: its store is as good
+    except FileExistsError:
+        pass
+    finally:
+        building.unlink(missing_ok=True)
 
 
 def flatten(data: dict, prefix: str = "") -> dict[str, object]:

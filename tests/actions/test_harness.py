@@ -19,6 +19,7 @@ import pytest
 import yaml
 
 from ml.cli import COMMANDS
+from ml.report_markdown import MARKER
 from tests.actions.harness import ActionResult, Runner, run_action
 from tests.conftest import make_pipeline_repo, run, tiny_params, tool_env
 from tests.fake_github_pulls import FakeGitHub, serve
@@ -45,6 +46,7 @@ class Case:
     repo: str = "fresh"
     fails: bool = False  # the last action must fail
     event: dict = field(default_factory=dict)
+    params: dict = field(default_factory=dict)  # {section: {key: value}} merged into params.yaml
 
 
 # --- checks ----------------------------------------------------------------------------------
@@ -129,6 +131,22 @@ def check_default_branch_refused(results: list[ActionResult], repo: Path) -> Non
     assert "refusing to push results to 'main'" in results[-1].log
 
 
+def check_report_then_gate_passes(results: list[ActionResult], repo: Path) -> None:
+    _, report, gate = results
+    written = (repo / report.outputs["report"]).read_text()
+    assert MARKER in written
+    assert written.strip() in report.summary  # the same Markdown goes to the job summary
+    assert "accuracy" in written
+    assert gate.outputs["passed"] == "true"
+    assert "accuracy" in gate.outputs["reason"]
+
+
+def check_gate_fails(results: list[ActionResult], repo: Path) -> None:
+    gate = results[-1]
+    assert gate.outputs["passed"] == "false"
+    assert "accuracy" in gate.outputs["reason"] and "0.999" in gate.outputs["reason"]
+
+
 SETUP_INPUTS = {
     "venv": "venv",
     "compile-bytecode": "false",
@@ -192,6 +210,24 @@ CASES = [
         fails=True,
     ),
     Case(
+        "report-then-gate",
+        # As reusable-pr.yml runs them: train (restored from the run-cache), report, gate.
+        (Call("train"), Call("report", {"post": "false"}), Call("gate")),
+        needs=("repro", "report", "gate"),
+        check=check_report_then_gate_passes,
+        repo="trained",
+        params={"gate": {"min_accuracy": 0.1, "max_regression": None}},
+    ),
+    Case(
+        "gate-below-threshold",
+        (Call("train"), Call("gate")),
+        needs=("repro", "gate"),
+        check=check_gate_fails,
+        repo="trained",
+        params={"gate": {"min_accuracy": 0.999}},
+        fails=True,
+    ),
+    Case(
         "pull-request-to-default-branch",
         (Call("pull-request", {"branch": "main", "title": "x"}),),
         needs=("pull-request",),
@@ -252,6 +288,13 @@ def run_job(case: Case, repo: Path, temp: Path) -> list[ActionResult]:
     return list(done.values())
 
 
+def merge_params(path: Path, sections: dict) -> None:
+    params = yaml.safe_load(path.read_text())
+    for section, values in sections.items():
+        params.setdefault(section, {}).update(values)
+    path.write_text(yaml.safe_dump(params, sort_keys=False))
+
+
 def fill(value: str, done: dict[str, ActionResult]) -> str:
     """`{steps.<action>.<output>}` placeholders in a case's inputs."""
     if value.startswith("{steps."):
@@ -277,6 +320,8 @@ def test_action(case: Case, origin: Path, request: pytest.FixtureRequest, tmp_pa
             shutil.copytree(request.getfixturevalue("trained")["remote"], remote)
         modify = ["dvc", "remote", "modify", "--local", "store", "url", str(remote)]
         run(modify, repo, tool_env(repo))
+        if case.params:
+            merge_params(repo / "params.yaml", case.params)
         results = run_job(case, repo, tmp_path / "temp")
     assert [result.failed for result in results[:-1]] == [False] * (len(results) - 1)
     assert results[-1].failed == case.fails, results[-1].log
