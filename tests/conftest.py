@@ -109,9 +109,9 @@ def mlflow_store(tmp_path, monkeypatch) -> str:
 
 @pytest.fixture
 def fake_github(monkeypatch: pytest.MonkeyPatch):
-    """A fake GitHub REST API on 127.0.0.1 (tests/fake_github.py), with GITHUB_API_URL,
+    """A fake GitHub REST API on 127.0.0.1 (tests/fake_github_pulls.py), with GITHUB_API_URL,
     GITHUB_REPOSITORY and GITHUB_TOKEN pointing at it."""
-    from tests.fake_github import FakeGitHub, serve
+    from tests.fake_github_pulls import FakeGitHub, serve
 
     fake = FakeGitHub()
     server, thread = serve(fake)
