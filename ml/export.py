@@ -24,17 +24,23 @@ BATCH_SIZES = (1, 7, 1024)  # the dynamic batch dimension must accept all of the
 def export(
     model_path: Path, data_dir: Path, onnx_path: Path, settings: ExportParams, params_digest: str
 ) -> dict:
-    from ml import onnx_model, provenance
+    from ml import onnx_model, provenance, reference
     from ml.models import load_model
 
     dataset = read_json(data_dir / "dataset.json")
-    x_test, _ = load_split(data_dir, "test")
+    x_train, _ = load_split(data_dir, "train")
+    x_test, y_test = load_split(data_dir, "test")
     model = load_model(model_path)
     # A model loaded from .keras has no traced call signature until it runs once.
     model.predict(x_test[:1], verbose=0)
     expected = model.predict(x_test, batch_size=256, verbose=0)
     info = provenance.provenance()
     metadata = build_metadata(dataset, model, params_digest, info)
+    # Training-input statistics and held-out examples travel inside the model file, so every
+    # registered version carries what its drift monitor and smoke test compare against.
+    metadata |= reference.describe(
+        x_train, x_test, y_test, dataset["feature_names"], dataset["class_labels"]
+    )
     onnx_path.unlink(missing_ok=True)  # a stale model must not survive a failed export
     with atomic_path(onnx_path) as tmp:
         model.export(str(tmp), format="onnx", verbose=False)
