@@ -13,6 +13,7 @@ import typer
 
 from ml import evaluate, export, prepare, summary, train
 from ml.errors import UserError
+from ml.serve import command as serve
 
 app = typer.Typer(
     help="Reproducible ML pipeline: prepare -> train -> evaluate -> export (ONNX).",
@@ -67,3 +68,4 @@ command("train", train.main)
 command("evaluate", evaluate.main)
 command("export", export.main)
 command("summary", summary.main)
+command("serve", serve.main)
