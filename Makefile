@@ -12,7 +12,7 @@ export UV_COMPILE_BYTECODE := 1
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test lint format lock bench mlflow-ui clean
+.PHONY: help setup run test lint format lock bench mlflow-ui wheelhouse image clean
 
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -40,9 +40,20 @@ format: $(STAMP) ## Format the code.
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-lock: ## Re-resolve the hashed lock file after editing pyproject.toml.
+lock: ## Re-resolve the hashed lock files after editing pyproject.toml or requirements/serve.in.
 	uv pip compile pyproject.toml --extra dev --universal --python-version 3.11 \
 		--generate-hashes --quiet -o $(LOCK)
+	uv pip compile requirements/serve.in --universal --python-version 3.11 \
+		--generate-hashes --quiet -c $(LOCK) -o requirements/serve.txt
+
+wheelhouse: ## Download the serving image's wheels (Linux x86-64, CPython 3.11) into build/wheelhouse.
+	uvx --from pip pip download --quiet --require-hashes --only-binary=:all: \
+		--platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 \
+		--platform manylinux2014_x86_64 --python-version 3.11 --implementation cp \
+		-r requirements/serve.txt -d build/wheelhouse
+
+image: wheelhouse ## Build the serving image (runwright-serve) from the wheelhouse.
+	docker build -t runwright-serve .
 
 bench: $(STAMP) ## Run the benchmarks in bench/ (prints ratios measured side by side).
 	for script in bench/*.py; do $(BIN)/python $$script || exit 1; done

@@ -12,6 +12,7 @@ import warnings
 import typer
 
 from ml import evaluate, export, prepare, summary, train
+from ml.deploy import command as deploy
 from ml.errors import UserError
 from ml.serve import command as serve
 
@@ -69,3 +70,4 @@ command("evaluate", evaluate.main)
 command("export", export.main)
 command("summary", summary.main)
 command("serve", serve.main)
+command("deploy", deploy.main)

@@ -222,9 +222,20 @@ class KServeParams(Strict):
     max_replicas: Annotated[int, Field(ge=1)] = 1
     cpu: str = "1"
     memory: str = "1Gi"
-    # The service's address once applied, for the smoke test (e.g. the isvc's status URL).
+    # The kit's serving image as the cluster pulls it (the docker target's image, pushed to a
+    # registry); with it, a ServingRuntime running that image is rendered and used.
+    image: str | None = None
+    # The service's address for the smoke test; unset: the InferenceService's status URL.
     url: str | None = None
     apply: bool = False  # run `kubectl apply` (the deploy workflow sets this)
+
+    @model_validator(mode="after")
+    def replicas_in_order(self) -> KServeParams:
+        if self.max_replicas < self.min_replicas:
+            raise ValueError(
+                f"max_replicas ({self.max_replicas}) is below min_replicas ({self.min_replicas})"
+            )
+        return self
 
 
 class DeployParams(Strict):

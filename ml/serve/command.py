@@ -35,6 +35,9 @@ def main(
     params_path: Annotated[
         Path, typer.Option("--params", help="Params file; its `serve` section sets the defaults.")
     ] = DEFAULT_PARAMS,
+    name: Annotated[
+        str | None, typer.Option(help="Model name in the URLs; default: serve.model_name.")
+    ] = None,
     host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
     workers: Annotated[int | None, typer.Option(help="Worker processes.")] = None,
@@ -45,8 +48,9 @@ def main(
 ) -> None:
     """Serve the ONNX model over HTTP (Open Inference Protocol v2, KServe v1, a web page)."""
     params = serve_params(params_path)
-    params = params.model_copy(
-        update={k: v for k, v in {"host": host, "port": port, "workers": workers}.items() if v}
+    overrides = {"model_name": name, "host": host, "port": port, "workers": workers}
+    params = ServeParams.model_validate(
+        params.model_dump() | {key: value for key, value in overrides.items() if value}
     )
     settings = settings_for(params, model, samples)
     from ml.serve.model import load

@@ -107,3 +107,11 @@ def closed_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def deployment(prepared_digits, tmp_path_factory):
+    """The digits model deployed locally with `ml deploy` (tests/deployment.py)."""
+    from tests.deployment import local_deployment
+
+    yield from local_deployment(prepared_digits, tmp_path_factory)

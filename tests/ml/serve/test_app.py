@@ -76,11 +76,15 @@ def test_v2_accepts_flat_data_and_selects_outputs(digits_service, test_rows):
     rows, labels = test_rows
     request = {
         "inputs": [
-            {"name": "image", "shape": [2, 8, 8, 1], "datatype": "FP32",
-             "data": rows[:2].ravel().tolist()}
+            {
+                "name": "image",
+                "shape": [2, 8, 8, 1],
+                "datatype": "FP32",
+                "data": rows[:2].ravel().tolist(),
+            }
         ],
         "outputs": [{"name": "label"}],
-    }  # fmt: skip
+    }
     body = httpx.post(f"{digits_service}/v2/models/digits/infer", json=request).json()
     assert body["outputs"] == [
         {"name": "label", "datatype": "BYTES", "shape": [2], "data": labels[:2]}
