@@ -14,6 +14,7 @@ import typer
 from ml import evaluate, export, prepare, summary, train
 from ml.deploy import command as deploy
 from ml.errors import UserError
+from ml.monitor import command as monitor
 from ml.serve import command as serve
 
 app = typer.Typer(
@@ -71,3 +72,4 @@ command("export", export.main)
 command("summary", summary.main)
 command("serve", serve.main)
 command("deploy", deploy.main)
+command("monitor", monitor.main)

@@ -9,7 +9,7 @@ it serves the endpoints `ml deploy` and `ml monitor` call through PyGithub:
     POST  /repos/{repo}/issues                             open an issue
     PATCH /repos/{repo}/issues/{number}                    edit an issue
     GET   /repos/{repo}/actions/workflows/{file}           a workflow
-    POST  /repos/{repo}/actions/workflows/{id}/dispatches  dispatch it
+    POST  /repos/{repo}/actions/workflows/{file}/dispatches  dispatch it (by file name or id)
 
 Objects carry the `url` fields PyGithub follows, pointing back at this server.
 """
@@ -139,8 +139,10 @@ class FakeGitHub:
             number = self.workflows[match[1]]
             return 200, {"id": number, "path": f".github/workflows/{match[1]}",
                          "url": f"{self.repo_url}/actions/workflows/{number}"}  # fmt: skip
-        if match := re.fullmatch(r"/actions/workflows/(\d+)/dispatches", path):
-            self.dispatches.append({"workflow": int(match[1])} | payload)
+        if match := re.fullmatch(r"/actions/workflows/([\w.-]+)/dispatches", path):
+            if match[1] not in self.workflows and not match[1].isdigit():
+                return 404, {"message": "Not Found"}
+            self.dispatches.append({"workflow": match[1]} | payload)
             return 204, None
         return 404, {"message": "Not Found"}
 

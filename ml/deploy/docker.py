@@ -40,6 +40,8 @@ class DockerTarget:
         self.params = params
         self.params_path = params_path.resolve()
         self.context = context.resolve()
+        self.model_file = self.dir / "models" / "model.onnx"
+        self.samples = self.dir / "samples"
         self.container = f"runwright-{params.serve.model_name}"
         self.url = f"http://127.0.0.1:{params.deploy.docker.port}"
 
@@ -92,7 +94,7 @@ class DockerTarget:
         return self.url
 
     def run(self, image: str, models: Path) -> None:
-        samples = self.dir / "samples"
+        samples = self.samples
         samples.mkdir(parents=True, exist_ok=True)
         self.docker(
             "run",
