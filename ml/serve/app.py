@@ -37,6 +37,14 @@ async def http_error(_: Request, exc: HTTPException) -> Response:
     return json_response({"error": exc.detail}, exc.status_code)
 
 
+def base_app(**settings) -> FastAPI:
+    """The server stack every endpoint runs on, also the floor in bench/serve.py: FastAPI
+    without the docs page (its scripts come from a CDN) and without OpenTelemetry hooks, whose
+    per-request provider checks cost more than the model (/metrics is the service's telemetry)."""
+    telemetry = {"tracing": False, "metrics": False, "logs": False}
+    return FastAPI(telemetry=telemetry, docs_url=None, redoc_url=None, **settings)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     service = Service(settings or Settings.from_environment())
 
@@ -46,16 +54,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         yield
         service.stop()
 
-    app = FastAPI(
+    app = base_app(
         title="runwright inference service",
         version=__version__,
         lifespan=lifespan,
-        redoc_url=None,
         exception_handlers={RequestError: request_error, HTTPException: http_error},
     )
     app.add_middleware(MetricsMiddleware, metrics=service.metrics)
+    add_inference_routes(app, service)  # first: routes are matched in order
     add_health_routes(app, service)
-    add_inference_routes(app, service)
     add_page_routes(app, service)
     return app
 
@@ -93,6 +100,9 @@ def add_health_routes(app: FastAPI, service: Service) -> None:
 
 
 def add_inference_routes(app: FastAPI, service: Service) -> None:
+    """The hot path as plain Starlette routes: FastAPI's per-request parameter handling would
+    cost about as much as the whole rest of a request. The routes are documented by hand."""
+
     async def infer(name: str, version: str | None, request: Request) -> Response:
         model = service.served(name, version).model
         payload = await service.read_json(request)
@@ -102,21 +112,29 @@ def add_inference_routes(app: FastAPI, service: Service) -> None:
         request_id = payload.get("id")
         return json_response(protocol.v2_response(model, name, result, request_id, wanted))
 
-    @app.post("/v2/models/{name}/infer", **openapi.V2_INFER)
-    async def infer_v2(name: str, request: Request) -> Response:
-        return await infer(name, None, request)
+    async def infer_v2(request: Request) -> Response:
+        return await infer(request.path_params["name"], None, request)
 
-    @app.post("/v2/models/{name}/versions/{version}/infer", **openapi.V2_INFER)
-    async def infer_v2_version(name: str, version: str, request: Request) -> Response:
-        return await infer(name, version, request)
+    async def infer_v2_version(request: Request) -> Response:
+        parameters = request.path_params
+        return await infer(parameters["name"], parameters["version"], request)
 
-    @app.post("/v1/models/{name}:predict", **openapi.V1_PREDICT)
-    async def predict_v1(name: str, request: Request) -> Response:
+    async def predict_v1(request: Request) -> Response:
+        name = request.path_params["name"]
         served = service.served(name)
         payload = await service.read_json(request)
         rows = v1_rows(payload, served.model, service.settings.max_batch_rows, served.named)
         result = service.predict(served.model, rows)
         return json_response(protocol.v1_response(served.model, result))
+
+    routes = {
+        "/v2/models/{name}/infer": (infer_v2, openapi.V2_INFER),
+        "/v1/models/{name}:predict": (predict_v1, openapi.V1_PREDICT),
+        "/v2/models/{name}/versions/{version}/infer": (infer_v2_version, openapi.V2_INFER_VERSION),
+    }
+    for path, (endpoint, _) in routes.items():
+        app.router.add_route(path, endpoint, methods=["POST"], include_in_schema=False)
+    openapi.document(app, {path: operation for path, (_, operation) in routes.items()})
 
 
 def add_page_routes(app: FastAPI, service: Service) -> None:

@@ -7,6 +7,7 @@ serving image needs neither `onnx` nor anything of the training stack.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import math
@@ -28,42 +29,44 @@ class ModelLoadError(UserError):
 
 @dataclasses.dataclass(frozen=True)
 class LoadedModel:
+    """Derived properties are cached: they are read on every request."""
+
     session: ort.InferenceSession
     metadata: dict
     sha256: str
     path: str
 
-    @property
+    @functools.cached_property
     def version(self) -> str:
         """Content address: the same bytes are the same version wherever they are served."""
         return self.sha256[:12]
 
-    @property
+    @functools.cached_property
     def task(self) -> str:
         return self.metadata["task"]
 
-    @property
+    @functools.cached_property
     def input_name(self) -> str:
         return self.metadata["input_name"]
 
-    @property
+    @functools.cached_property
     def output_name(self) -> str:
         return self.metadata["output_name"]
 
-    @property
+    @functools.cached_property
     def row_shape(self) -> tuple[int, ...]:
         """Shape of one input row, without the batch dimension."""
         return tuple(self.metadata["input_shape"][1:])
 
-    @property
+    @functools.cached_property
     def row_size(self) -> int:
         return math.prod(self.row_shape)
 
-    @property
+    @functools.cached_property
     def class_labels(self) -> list[str] | None:
         return self.metadata.get("class_labels")
 
-    @property
+    @functools.cached_property
     def encoding(self) -> dict | None:
         """How named tabular features become the input row (tabular models only)."""
         if self.metadata.get("input_kind") != "tabular":

@@ -1,6 +1,6 @@
-"""OpenAPI documentation of the inference request bodies. The handlers parse bodies themselves
-(orjson + numpy), so FastAPI cannot infer these; they are written out for clients and for
-schema-driven fuzzing (schemathesis)."""
+"""OpenAPI documentation of the inference endpoints. They are plain Starlette routes that parse
+their bodies themselves (orjson + numpy), so FastAPI cannot describe them; they are written out
+here for clients and for schema-driven fuzzing (schemathesis)."""
 
 from __future__ import annotations
 
@@ -60,9 +60,9 @@ V1_REQUEST = {
 }
 
 
-def operation(summary: str, request_schema: dict) -> dict:
-    """Keyword arguments for a FastAPI route: a JSON request body and the error answers."""
-    errors = {
+def operation(summary: str, request_schema: dict, path_parameters: tuple[str, ...]) -> dict:
+    """An OpenAPI operation: path parameters, a JSON request body and the answers."""
+    answers = {
         str(status): {"description": text, "content": {"application/json": {"schema": ERROR}}}
         for status, text in (
             (400, "Malformed request: invalid JSON, wrong shape, type or value."),
@@ -71,17 +71,44 @@ def operation(summary: str, request_schema: dict) -> dict:
             (415, "Body is not application/json."),
         )
     }
+    answers["200"] = {
+        "description": "Predictions.",
+        "content": {"application/json": {"schema": {"type": "object"}}},
+    }
     return {
         "summary": summary,
-        "responses": errors,
-        "openapi_extra": {
-            "requestBody": {
-                "required": True,
-                "content": {"application/json": {"schema": request_schema}},
-            }
+        "operationId": summary.lower().replace(" ", "_"),
+        "parameters": [
+            {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+            for name in path_parameters
+        ],
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": request_schema}},
         },
+        "responses": answers,
     }
 
 
-V2_INFER = operation("Open Inference Protocol v2 inference", V2_REQUEST)
-V1_PREDICT = operation("KServe v1 predict", V1_REQUEST)
+V2_INFER = operation("Open Inference Protocol v2 inference", V2_REQUEST, ("name",))
+V2_INFER_VERSION = operation(
+    "Open Inference Protocol v2 inference on a version", V2_REQUEST, ("name", "version")
+)
+V1_PREDICT = operation("KServe v1 predict", V1_REQUEST, ("name",))
+
+
+def document(app, operations: dict[str, dict]) -> None:
+    """Make app.openapi() include `operations` ({path: operation}), POST routes that FastAPI
+    does not document itself because they are plain Starlette routes."""
+    from fastapi.openapi.utils import get_openapi
+
+    def schema() -> dict:
+        if app.openapi_schema is None:
+            generated = get_openapi(title=app.title, version=app.version, routes=app.routes)
+            generated["paths"] = {path: {"post": op} for path, op in operations.items()} | (
+                generated.get("paths") or {}
+            )
+            app.openapi_schema = generated
+        return app.openapi_schema
+
+    app.openapi = schema
