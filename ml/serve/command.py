@@ -1,8 +1,10 @@
-"""`ml serve`: the inference service under uvicorn, with several workers and a graceful shutdown.
+"""`ml serve`: the inference service, several worker processes behind one port, with a
+graceful shutdown (see ml/serve/server.py for how the processes are run).
 
-The model is loaded and verified here first, so a bad file fails with one clear message before
-any worker starts. Workers are fresh interpreters (uvicorn spawns them); they find their
-settings in the environment and each loads the model itself.
+`ml serve` hands over to `python -m ml.serve` with the same options, so the service runs in an
+interpreter that has imported nothing of the pipeline (pandas, scikit-learn...): it starts
+sooner and forks lighter workers. Each worker loads and verifies the model itself; a file that
+cannot be served stops the service with the reason, before it answers anything.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import copy
 import logging
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +23,7 @@ from typing import Annotated
 import typer
 
 from ml.config import ServeParams, load_params
+from ml.errors import UserError
 from ml.serve.settings import Settings
 
 log = logging.getLogger("ml.serve")
@@ -52,15 +56,16 @@ def main(
     params = ServeParams.model_validate(
         params.model_dump() | {key: value for key, value in overrides.items() if value}
     )
+    if not model.is_file():
+        raise UserError(f"{model}: no model file to serve; run `dvc repro` first")
+    if "ml.cli" in sys.modules and "serve" in sys.argv:  # started as `ml serve`: hand over
+        arguments = sys.argv[sys.argv.index("serve") + 1 :]
+        os.execv(sys.executable, [sys.executable, "-m", "ml.serve", *arguments])
     settings = settings_for(params, model, samples)
-    from ml.serve.model import load
-
-    loaded = load(settings.model_path, settings.threads_per_worker)
     log.info(
-        "Serving %s version %s (%s) on http://%s:%d/ with %d worker(s)",
+        "Serving %s from %s on http://%s:%d/ with %d worker(s)",
         params.model_name,
-        loaded.version,
-        loaded.task,
+        model,
         params.host,
         params.port,
         params.workers,
@@ -91,20 +96,33 @@ def settings_for(params: ServeParams, model: Path, samples: Path | None) -> Sett
 
 
 def run(settings: Settings, params: ServeParams) -> None:
-    import uvicorn
-
     with metrics_directory():
         settings.to_environment()
-        uvicorn.run(
-            APP,
-            factory=True,
-            host=params.host,
-            port=params.port,
-            workers=params.workers,
-            access_log=False,  # one log line per request would cost more than the model
-            timeout_graceful_shutdown=params.graceful_timeout_seconds,
-            log_config=log_config(),
-        )
+        try:
+            from ml.serve import server
+        except ImportError:  # no gunicorn (Windows): uvicorn's own, slower-starting workers
+            run_uvicorn(params)
+            return
+        status = server.run(params)
+    if status == server.WORKER_BOOT_ERROR:
+        raise UserError(f"{settings.model_path}: the service could not start (see above)")
+    if status:
+        raise UserError(f"the service stopped with status {status}")
+
+
+def run_uvicorn(params: ServeParams) -> None:
+    import uvicorn
+
+    uvicorn.run(
+        APP,
+        factory=True,
+        host=params.host,
+        port=params.port,
+        workers=params.workers,
+        access_log=False,
+        timeout_graceful_shutdown=params.graceful_timeout_seconds,
+        log_config=log_config(),
+    )
 
 
 @contextlib.contextmanager
@@ -116,10 +134,12 @@ def metrics_directory() -> Iterator[None]:
         return
     directory = tempfile.mkdtemp(prefix="runwright-metrics-")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
+    owner = os.getpid()
     try:
         yield
     finally:
-        shutil.rmtree(directory, ignore_errors=True)
+        if os.getpid() == owner:  # never from a forked worker
+            shutil.rmtree(directory, ignore_errors=True)
 
 
 def log_config() -> dict:
@@ -133,8 +153,8 @@ def log_config() -> dict:
 
 def cli() -> None:
     """`python -m ml.serve`: the same command without the rest of the `ml` CLI."""
-    from ml.errors import UserError
-
+    # NumPy only handles small arrays here; BLAS threads would compete with the workers.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
     app.command()(main)

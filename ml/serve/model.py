@@ -1,7 +1,9 @@
 """One loaded model: an onnxruntime session, what the ONNX metadata says about it, its version.
 
 Metadata is read through onnxruntime (`custom_metadata_map`), not the `onnx` package, so the
-serving image needs neither `onnx` nor anything of the training stack.
+serving image needs neither `onnx` nor anything of the training stack. onnxruntime itself is
+imported on first use: its import starts a thread, and `ml serve` forks its workers from a
+parent that must not have run any onnxruntime code.
 """
 
 from __future__ import annotations
@@ -12,11 +14,14 @@ import hashlib
 import json
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import onnxruntime as ort
 
 from ml.errors import UserError
+
+if TYPE_CHECKING:
+    import onnxruntime as ort
 
 # The export stage writes metadata keys with this prefix and JSON values (ml/onnx_model.py).
 METADATA_PREFIX = "runwright."
@@ -79,6 +84,8 @@ class LoadedModel:
 
 def session_options(threads: int) -> ort.SessionOptions:
     """Deliberate settings for several single-model workers sharing a few cores."""
+    import onnxruntime as ort
+
     options = ort.SessionOptions()
     # Each worker is one process; the cores are shared out between workers, not within one.
     options.intra_op_num_threads = threads
@@ -95,6 +102,8 @@ def session_options(threads: int) -> ort.SessionOptions:
 
 def load(path: str | Path, threads: int = 1) -> LoadedModel:
     """Read, load and verify a model file; raise ModelLoadError naming what is wrong."""
+    import onnxruntime as ort
+
     path = Path(path)
     try:
         content = path.read_bytes()

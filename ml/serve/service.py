@@ -4,6 +4,8 @@ metrics, and the few steps every inference request shares."""
 from __future__ import annotations
 
 import dataclasses
+import logging
+import os
 
 import numpy as np
 from starlette.requests import Request
@@ -16,6 +18,8 @@ from ml.serve.reload import ModelHolder
 from ml.serve.sampling import InputSampler
 from ml.serve.settings import Settings
 from ml.serve.validation import RequestError, parse_json
+
+log = logging.getLogger("ml.serve")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,6 +52,14 @@ class Service:
         )
         self.current = Served.build(self.holder.current, self.name)
         self.metrics.serving(self.name, self.current.model.version, None)
+        model = self.current.model
+        log.info(
+            "Worker %d loaded %s version %s (%s)",
+            os.getpid(),
+            self.name,
+            model.version,
+            model.task,
+        )
 
     def start(self) -> None:
         self.holder.start()

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -96,3 +97,27 @@ def test_sigterm_stops_every_worker_gracefully(digits_onnx, tmp_path):
     time.sleep(0.2)
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"{url}/v2/health/live")
+
+
+@pytest.mark.e2e
+def test_ml_serve_hands_over_to_a_fresh_interpreter(digits_onnx, tmp_path):
+    """`ml serve` (the whole CLI, pandas and all) execs `python -m ml.serve`: same process,
+    none of the pipeline's imports in the service."""
+    port = free_port()
+    params = write_serve_params(tmp_path / "params.yaml", port=port, workers=1)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ml", "serve", "--model", str(digits_onnx), "--params", params],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        wait_ready(f"http://127.0.0.1:{port}", process=process)
+        proc = Path(f"/proc/{process.pid}")
+        assert (proc / "cmdline").read_bytes().split(b"\0")[1:3] == [b"-m", b"ml.serve"]
+        modules = (proc / "maps").read_text()  # the shared libraries it loaded
+        assert "pandas" not in modules and "tensorflow" not in modules
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(20)
