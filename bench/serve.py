@@ -83,9 +83,12 @@ def environment() -> dict[str, str]:
 
 
 class Server:
+    """One server process: `command` with PORT replaced by a free loopback port."""
+
     def __init__(self, name: str, command: list[str], ready: str, infer: str, cwd: Path) -> None:
-        self.name, self.command, self.cwd = name, command, cwd
-        self.port = int(command[command.index("--port" if "--port" in command else "-p") + 1])
+        self.port = free_port()
+        self.name, self.cwd = name, cwd
+        self.command = [part.replace("PORT", str(self.port)) for part in command]
         self.ready_url = f"http://127.0.0.1:{self.port}{ready}"
         self.infer_url = f"http://127.0.0.1:{self.port}{infer}"
         self.process: subprocess.Popen | None = None
@@ -131,18 +134,18 @@ def servers(workspace: Path, model: Path, workers: int) -> dict[str, Server]:
     params.write_text(f"serve:\n  model_name: digits\n  workers: {workers}\n")
     python = [sys.executable, "-m"]
     kit = [*python, "ml.serve", "--model", str(model), "--params", str(params)]
-    kit += ["--samples", str(workspace / "samples"), "--port", str(free_port())]
-    floor = [*python, "uvicorn", "floor_app:app", "--workers", str(workers), "--no-access-log"]
-    floor += ["--log-level", "warning", "--port", str(free_port())]
+    kit += ["--samples", str(workspace / "samples"), "--port", "PORT"]
+    # The floors run like the kit: gunicorn's arbiter with the same number of uvicorn workers.
+    floor = [*python, "gunicorn", "--worker-class", "uvicorn_worker.UvicornWorker"]
+    floor += ["--workers", str(workers), "--bind", "127.0.0.1:PORT", "--no-control-socket"]
+    floor += ["--log-level", "warning", "floor_app:app"]
     served = [str(VENV_BIN / "mlflow"), "models", "serve", "-m", str(mlflow_model)]
-    served += ["--env-manager", "local", "--host", "127.0.0.1", "-p", str(free_port())]
+    served += ["--env-manager", "local", "--host", "127.0.0.1", "-p", "PORT"]
     return {
         "kit": Server("kit", kit, "/v2/health/ready", "/v2/models/digits/infer", ROOT),
         "mlflow": Server("mlflow", served, "/ping", "/invocations", workspace),
         "floor": Server("floor", floor, "/ready", "/noop", workspace),
-        "floor-raw": Server(
-            "floor-raw", [*floor[:-1], str(free_port())], "/ready", "/raw", workspace
-        ),
+        "floor-raw": Server("floor-raw", floor, "/ready", "/raw", workspace),
     }
 
 

@@ -1,6 +1,6 @@
-"""Prometheus metrics at /metrics: requests, latency, errors, predicted rows, model version and
-reloads. With several workers, each writes to PROMETHEUS_MULTIPROC_DIR (set by `ml serve`) and
-/metrics adds up every worker's files, whichever worker answers the scrape."""
+"""Prometheus metrics at /metrics: requests and their latency, errors, predicted rows, the model
+version and reloads. With several workers, each writes to PROMETHEUS_MULTIPROC_DIR (set by
+`ml serve`) and /metrics adds up every worker's files, whichever worker answers the scrape."""
 
 from __future__ import annotations
 
@@ -25,23 +25,18 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         labels = ["endpoint", "status"]
-        self.requests = Counter(
-            "runwright_requests",
-            "HTTP requests by endpoint and status.",
+        # Its _count series is the request count by endpoint and status.
+        self.latency = Histogram(
+            "runwright_request_duration_seconds",
+            "Time from request to response, by endpoint and status; _count counts requests.",
             labels,
+            buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
         self.errors = Counter(
             "runwright_request_errors",
             "Requests answered 4xx or 5xx.",
             labels,
-            registry=self.registry,
-        )
-        self.latency = Histogram(
-            "runwright_request_duration_seconds",
-            "Time from request to response, by endpoint.",
-            ["endpoint"],
-            buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
         self.rows = Counter("runwright_predicted_rows", "Rows predicted.", registry=self.registry)
@@ -64,17 +59,12 @@ class Metrics:
         key = (endpoint, status)
         children = self._children.get(key)
         if children is None:  # labels() takes a lock and hashes; cache the children
-            children = (
-                self.requests.labels(endpoint, str(status)),
-                self.errors.labels(endpoint, str(status)) if status >= 400 else None,
-                self.latency.labels(endpoint),
-            )
-            self._children[key] = children
-        requests, errors, latency = children
-        requests.inc()
-        if errors is not None:
-            errors.inc()
+            error = self.errors.labels(endpoint, str(status)) if status >= 400 else None
+            children = self._children[key] = (self.latency.labels(endpoint, str(status)), error)
+        latency, error = children
         latency.observe(seconds)
+        if error is not None:
+            error.inc()
 
     def serving(self, name: str, version: str, previous: str | None) -> None:
         if previous and previous != version:

@@ -61,9 +61,13 @@ def run(params: ServeParams) -> int:
         # No control socket in the user's home: several services would share one path.
         "control_socket_disable": True,
     }
+    from gunicorn.errors import HaltServer
+
     parent = os.getpid()
     try:
         ServiceApplication(options).run()
+    except HaltServer as halt:  # raised again while halting when several workers fail to boot
+        return halt.exit_status
     except SystemExit as exit:
         status = exit.code if isinstance(exit.code, int) else 1
         if os.getpid() != parent:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import warnings
 
 import numpy as np
 from starlette.requests import Request
@@ -38,6 +39,9 @@ class Served:
 
 class Service:
     def __init__(self, settings: Settings) -> None:
+        # Numbers beyond float32 are refused as infinity by the request checks; NumPy's warning
+        # about the overflowing cast would only fill the log.
+        warnings.filterwarnings("ignore", "overflow encountered in cast", RuntimeWarning)
         self.settings = settings
         self.name = settings.model_name
         self.metrics = Metrics()
@@ -88,16 +92,14 @@ class Service:
 
     async def read_json(self, request: Request) -> object:
         """The request body as JSON, within the size limit; 415 for anything but JSON."""
-        content_type = request.headers.get("content-type", "")
-        if content_type.split(";")[0].strip().lower() != "application/json":
-            raise RequestError(
-                415, f"send the body as application/json (got {content_type or 'no type'!r})"
-            )
+        content_type, length = header_values(request.scope["headers"])
+        if content_type.split(b";")[0].strip().lower() != b"application/json":
+            got = content_type.decode("latin-1") or "no type"
+            raise RequestError(415, f"send the body as application/json (got {got!r})")
         limit = self.settings.max_body_bytes
-        length = request.headers.get("content-length")
         if length is not None and length.isdigit() and int(length) > limit:
             await drain(request, limit)
-            raise RequestError(413, f"the body has {length} bytes; the limit is {limit}")
+            raise RequestError(413, f"the body has {int(length)} bytes; the limit is {limit}")
         chunks, received = [], 0
         while True:
             message = await request.receive()
@@ -118,6 +120,18 @@ class Service:
         self.metrics.rows.inc(len(rows))
         self.sampler.record(rows, result, model.version)
         return result
+
+
+def header_values(headers: list[tuple[bytes, bytes]]) -> tuple[bytes, bytes | None]:
+    """Content-Type and Content-Length from the raw ASGI headers (lower-case names), without
+    building Starlette's Headers object on the hot path."""
+    content_type, length = b"", None
+    for name, value in headers:
+        if name == b"content-type":
+            content_type = value
+        elif name == b"content-length":
+            length = value
+    return content_type, length
 
 
 async def drain(request: Request, limit: int) -> None:
