@@ -2,6 +2,9 @@
 against the floor, a no-op endpoint on the same server stack, all on the same ONNX model, on
 this machine, loaded by the same generator (wrk).
 
+Besides wrk's throughput and latency, each run records the CPU time the server's processes used
+per request, a steadier figure when other work shares the machine.
+
 Cells: 1-row and 32-row requests at concurrency 1, 8 and 32. In every cell the servers run one
 after the other, in an order that rotates between repetitions; each run lasts --duration seconds
 after a 1 s warm-up, and the medians over --repeats repetitions are reported. Cold start is the
@@ -192,12 +195,32 @@ def check_answers(server: Server, body: Path) -> None:
         raise RuntimeError(f"{server.name} answered {response.status_code}: {response.text[:300]}")
 
 
-def wrk(url: str, body: Path, connections: int, seconds: float) -> dict:
+def wrk(server: Server, body: Path, connections: int, seconds: float) -> dict:
+    """One wrk run, plus the CPU time the server's processes used per request: on a shared
+    machine a steadier figure than wall-clock throughput."""
     script = body.with_suffix(".lua")
     script.write_text(WRK_SCRIPT.format(body=body))
     command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds:g}s", "--latency", "-s", str(script)]
-    output = subprocess.run([*command, url], capture_output=True, text=True, check=True).stdout
-    return parse_wrk(output)
+    before = group_cpu_seconds(server.process.pid)
+    result = subprocess.run(
+        [*command, server.infer_url], capture_output=True, text=True, check=True
+    )
+    used = group_cpu_seconds(server.process.pid) - before
+    figures = parse_wrk(result.stdout)
+    requests = int(re.search(r"(\d+) requests in", result.stdout).group(1))
+    return figures | {"cpu_us": used / max(requests, 1) * 1e6}
+
+
+def group_cpu_seconds(group: int) -> float:
+    """User + system CPU seconds of every process in process group `group` (Linux /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[2]) == group:  # pgrp
+                total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / tick
 
 
 def parse_wrk(output: str) -> dict:
@@ -226,8 +249,8 @@ def measure(all_servers, bodies, duration: float, repeats: int) -> dict:
                 order = SERVERS[shift:] + SERVERS[:shift]  # rotate who goes first
                 for name in order:
                     server = all_servers[name]
-                    wrk(server.infer_url, bodies[name, rows], connections, 1)  # warm-up
-                    run = wrk(server.infer_url, bodies[name, rows], connections, duration)
+                    wrk(server, bodies[name, rows], connections, 1)  # warm-up
+                    run = wrk(server, bodies[name, rows], connections, duration)
                     results.setdefault((name, rows, connections), []).append(run)
             print_cell(results, rows, connections)
     return {key: median_run(runs) for key, runs in results.items()}
@@ -235,7 +258,8 @@ def measure(all_servers, bodies, duration: float, repeats: int) -> dict:
 
 def median_run(runs: list[dict]) -> dict:
     merged = {
-        key: statistics.median(run[key] for run in runs) for key in ("rps", "p50_ms", "p99_ms")
+        key: statistics.median(run[key] for run in runs)
+        for key in ("rps", "p50_ms", "p99_ms", "cpu_us")
     }
     return merged | {"errors": sum(run["errors"] for run in runs)}
 
@@ -246,7 +270,7 @@ def print_cell(results: dict, rows: int, connections: int) -> None:
         print(
             f"  {rows:>2} row(s) c={connections:<2} {name:<9} {run['rps']:>8.0f} req/s  "
             f"p50 {run['p50_ms']:6.2f} ms  p99 {run['p99_ms']:6.2f} ms  "
-            f"errors {run['errors']}",
+            f"server CPU {run['cpu_us']:6.0f} us/req  errors {run['errors']}",
             flush=True,
         )
 
@@ -286,8 +310,13 @@ def report(figures: dict, starts: dict[str, float], workers: int) -> dict:
         ),
         "cold start kit, s": (starts["kit"], 1.0, False),
     }
+    cpu = {name: figures[name, 1, 1]["cpu_us"] for name in SERVERS}
+    print(
+        "\nserver CPU per 1-row request at c=1: "
+        + ", ".join(f"{name} {value:.0f} us" for name, value in cpu.items())
+    )
     raw = figures["kit", 1, 1]["p50_ms"] / figures["floor-raw", 1, 1]["p50_ms"]
-    print(f"\nworkers: kit {workers}, floors {workers}, mlflow 1 (its default)")
+    print(f"workers: kit {workers}, floors {workers}, mlflow 1 (its default)")
     print(f"p50 kit/floor-raw, 1 row, c=1: {raw:.2f} (floor-raw: the least this stack can do)")
     print(
         f"cold start to ready (median): kit {starts['kit']:.2f} s, mlflow {starts['mlflow']:.2f} s"
