@@ -13,7 +13,7 @@ export UV_COMPILE_BYTECODE := 1
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test lint lint-workflows action-docs format lock bench mlflow-ui mlflow-server mermaid clean
+.PHONY: help setup run test lint lint-workflows action-docs format lock bench mlflow-ui mlflow-server mermaid wheelhouse image clean
 
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -63,6 +63,16 @@ lock: ## Re-resolve the hashed lock files after editing pyproject.toml or requir
 	uv pip compile pyproject.toml requirements/gpu.in --extra dev --extra team \
 		--override requirements/gpu-overrides.txt $(LOCK_FLAGS) -o requirements/gpu.txt
 	uv pip compile requirements/janitor.in $(LOCK_FLAGS) -o requirements/janitor.txt
+	uv pip compile requirements/serve.in $(LOCK_FLAGS) -c requirements/dev.txt -o requirements/serve.txt
+
+wheelhouse: ## Download the serving image's wheels (Linux x86-64, CPython 3.11) into build/wheelhouse.
+	uvx --from pip pip download --quiet --require-hashes --only-binary=:all: \
+		--platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 \
+		--platform manylinux2014_x86_64 --python-version 3.11 --implementation cp \
+		-r requirements/serve.txt -d build/wheelhouse
+
+image: wheelhouse ## Build the serving image (runwright-serve) from the wheelhouse.
+	docker build -t runwright-serve .
 
 bench: $(STAMP) ## Run the benchmarks in bench/ (prints ratios measured side by side).
 	for script in bench/[!_]*.py; do $(BIN)/python $$script || exit 1; done

@@ -325,6 +325,94 @@ class RouteParams(Strict):
         return self
 
 
+# A DNS-1123 label: the served model's name is also its registry name and its Kubernetes name.
+ModelName = Annotated[str, Field(pattern=r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")]
+
+
+class ServeParams(Strict):
+    """`ml serve`: the inference service."""
+
+    model_name: ModelName = "model"
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=1, le=65535)] = 8080
+    # workers x threads_per_worker should not exceed the cores.
+    workers: Annotated[int, Field(ge=1, le=64)] = 2
+    threads_per_worker: Annotated[int, Field(ge=1, le=64)] = 1
+    max_batch_rows: PositiveInt = 1024
+    max_body_bytes: PositiveInt = 4 * 1024 * 1024
+    reload_interval_seconds: Annotated[float, Field(gt=0, le=3600)] = 1.0
+    graceful_timeout_seconds: Annotated[float, Field(ge=0)] = 10.0
+    # Every Nth predicted row goes to the sample files read by `ml monitor` (0: none).
+    sample_every: Annotated[int, Field(ge=0)] = 10
+    sample_max_bytes: PositiveInt = 8 * 1024 * 1024
+
+
+class SmokeParams(Strict):
+    """Checks a new deployment must pass before it becomes the champion."""
+
+    timeout_seconds: Annotated[float, Field(gt=0)] = 60.0
+    # Share of the model's held-out examples the service must get right (classification), and
+    # the largest |served - local onnxruntime| per output value.
+    min_accuracy: Annotated[float, Field(ge=0, le=1)] = 0.5
+    max_abs_diff: Annotated[float, Field(gt=0)] = 1e-4
+
+
+class DockerParams(Strict):
+    image: str = "runwright-serve"
+    base_image: str = "python:3.11-slim-bookworm"
+    port: Annotated[int, Field(ge=1, le=65535)] = 8080
+
+
+class KServeParams(Strict):
+    namespace: ModelName = "default"
+    # Where KServe's storage initializer fetches the model directory (s3://, gs://, pvc://...);
+    # unset: the registered version's artifact location.
+    storage_uri: str | None = None
+    runtime: str | None = None  # a ServingRuntime name; unset: KServe picks one for ONNX
+    canary_traffic_percent: Annotated[int, Field(ge=0, le=100)] | None = None
+    min_replicas: Annotated[int, Field(ge=0)] = 1
+    max_replicas: Annotated[int, Field(ge=1)] = 1
+    cpu: str = "1"
+    memory: str = "1Gi"
+    # The kit's serving image as the cluster pulls it (the docker target's image, pushed to a
+    # registry); with it, a ServingRuntime running that image is rendered and used.
+    image: str | None = None
+    # The service's address for the smoke test; unset: the InferenceService's status URL.
+    url: str | None = None
+    apply: bool = False  # run `kubectl apply` (the deploy workflow sets this)
+
+    @model_validator(mode="after")
+    def replicas_in_order(self) -> KServeParams:
+        if self.max_replicas < self.min_replicas:
+            raise ValueError(
+                f"max_replicas ({self.max_replicas}) is below min_replicas ({self.min_replicas})"
+            )
+        return self
+
+
+class DeployParams(Strict):
+    target: Literal["local", "docker", "kserve"] = "local"
+    smoke: SmokeParams = SmokeParams()
+    docker: DockerParams = DockerParams()
+    kserve: KServeParams = KServeParams()
+
+
+class MonitorParams(Strict):
+    probe_timeout_seconds: Annotated[float, Field(gt=0)] = 5.0
+    probe_attempts: Annotated[int, Field(ge=1, le=20)] = 3
+    restore: bool = True  # restart, or redeploy the champion, when probes fail
+    # A column drifts when its PSI reaches psi_threshold; the inputs drift when at least
+    # drift_share of the columns do.
+    psi_threshold: Annotated[float, Field(gt=0)] = 0.2
+    drift_share: Annotated[float, Field(gt=0, le=1)] = 0.1
+    min_samples: PositiveInt = 200
+    window_rows: PositiveInt = 5000  # the most recent sampled rows compared with the reference
+    issue_label: str = "model-drift"
+    # Workflow file dispatched on drift (e.g. retrain.yml); unset: report only.
+    retrain_workflow: str | None = None
+    retrain_ref: str = "main"
+
+
 class Params(Strict):
     prepare: PrepareParams = PrepareParams()
     train: TrainParams = TrainParams()
@@ -333,6 +421,9 @@ class Params(Strict):
     gate: GateParams = GateParams()
     tune: TuneParams = TuneParams()
     route: RouteParams = RouteParams()
+    serve: ServeParams = ServeParams()
+    deploy: DeployParams = DeployParams()
+    monitor: MonitorParams = MonitorParams()
 
     @model_validator(mode="before")
     @classmethod

@@ -29,11 +29,12 @@ def export(
     params_digest: str,
     train_metrics: Path | None = None,
 ) -> dict:
-    from ml import onnx_model, provenance
+    from ml import onnx_model, provenance, reference
     from ml.models import float32_copy, load_model
 
     dataset = read_json(data_dir / "dataset.json")
-    x_test, _ = load_split(data_dir, "test")
+    x_train, _ = load_split(data_dir, "train")
+    x_test, y_test = load_split(data_dir, "test")
     # `ml train` saves float32 already; a mixed-precision model from elsewhere is converted.
     model = float32_copy(load_model(model_path))
     # A model loaded from .keras has no traced call signature until it runs once.
@@ -42,6 +43,11 @@ def export(
     info = provenance.provenance()
     metadata = build_metadata(dataset, model, params_digest, info)
     metadata["gpu"] = training_device(train_metrics)
+    # Training-input statistics and held-out examples travel inside the model file, so every
+    # registered version carries what its drift monitor and smoke test compare against.
+    metadata |= reference.describe(
+        x_train, x_test, y_test, dataset["feature_names"], dataset["class_labels"]
+    )
     onnx_path.unlink(missing_ok=True)  # a stale model must not survive a failed export
     with atomic_path(onnx_path) as tmp:
         model.export(str(tmp), format="onnx", verbose=False)

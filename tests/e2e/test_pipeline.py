@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import json
 
+import httpx
+import numpy as np
+import onnxruntime as ort
 import pytest
 import yaml
 
 from ml.onnx_model import read_metadata
 from tests.conftest import make_pipeline_repo, run, tiny_params
+from tests.serving import running_service, write_serve_params
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("pipeline")]
 
@@ -75,6 +79,26 @@ def test_onnx_metadata_describes_the_model(reproduced):
     # Where the model was trained, as ml train recorded it.
     trained_on = json.loads((repo / "metrics/train.json").read_text())["gpu"]
     assert metadata["gpu"] == trained_on and trained_on["replicas"] >= 1
+
+
+def test_the_exported_model_is_served_with_its_reference_and_examples(reproduced, tmp_path):
+    repo, _, _ = reproduced
+    model = repo / "models/model.onnx"
+    metadata = read_metadata(model)
+    assert len(metadata["reference"]["columns"]) == 64
+    examples = metadata["examples"]
+    assert len(examples["inputs"]) == len(examples["targets"]) == 32
+    rows = np.asarray(examples["inputs"], dtype=np.float32)
+    session = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
+    expected = session.run(None, {"image": rows})[0]
+    params = write_serve_params(tmp_path / "params.yaml")
+    with running_service(model, params, tmp_path / "service.log") as url:
+        response = httpx.post(
+            f"{url}/v1/models/digits:predict", json={"instances": examples["inputs"]}
+        )
+    assert response.status_code == 200, response.text
+    served = [prediction["label"] for prediction in response.json()["predictions"]]
+    assert served == [str(label) for label in expected.argmax(axis=1)]
 
 
 def test_second_repro_runs_nothing(reproduced):

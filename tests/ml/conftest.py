@@ -209,3 +209,11 @@ def cli(monkeypatch: pytest.MonkeyPatch) -> Iterator[CliRunner]:
     yield CliRunner()
     root.handlers[:] = handlers
     root.setLevel(level)
+
+
+@pytest.fixture(scope="session")
+def deployment(prepared_digits, tmp_path_factory):
+    """The digits model deployed locally with `ml deploy` (tests/deployment.py)."""
+    from tests.deployment import local_deployment
+
+    yield from local_deployment(prepared_digits, tmp_path_factory)

@@ -99,7 +99,10 @@ def test_params_error_is_a_user_error() -> None:
 def test_unknown_top_level_key_suggests_and_lists_sections() -> None:
     message = error_of({"trian": {"epochs": 3}})
     assert "trian: unknown key. Did you mean 'train'?" in message
-    assert "Allowed here: evaluate, export, gate, prepare, route, train, tune" in message
+    assert (
+        "Allowed here: deploy, evaluate, export, gate, monitor, prepare, route, serve, train, tune"
+        in message
+    )
 
 
 def test_unknown_nested_key_suggests_close_match() -> None:
@@ -355,3 +358,17 @@ def test_tune_metric_must_fit_the_task() -> None:
     assert "tune.metric 'val_rmse' needs a regression task" in error_of(
         {"tune": {"metric": "val_rmse"}}
     )
+
+
+# --- serve, deploy, monitor ------------------------------------------------------------------
+
+
+def test_serving_sections_have_defaults_and_name_bad_keys() -> None:
+    params = parse_params({})
+    assert (params.serve.workers, params.serve.max_batch_rows) == (2, 1024)
+    assert params.deploy.target == "local" and params.monitor.psi_threshold == 0.2
+    message = error_of({"serve": {"model_name": "Digits_v2"}, "deploy": {"target": "k8s"}})
+    assert "serve.model_name: String should match pattern" in message
+    assert "deploy.target: Input should be 'local', 'docker' or 'kserve'" in message
+    message = error_of({"deploy": {"kserve": {"min_replicas": 3, "max_replicas": 2}}})
+    assert "max_replicas (2) is below min_replicas (3)" in message

@@ -57,6 +57,15 @@ def test_export_writes_a_verified_onnx_model_with_metadata(
     assert metadata["task"] == "classification"
     assert metadata["class_labels"] == [str(d) for d in range(10)]
     assert metadata["feature_names"][:2] == ["pixel_0_0", "pixel_0_1"]
+    # What the drift monitor and the deploy smoke test compare against travels with the model.
+    columns = metadata["reference"]["columns"]
+    assert [c["name"] for c in columns] == metadata["feature_names"]
+    assert metadata["reference"]["rows"] == len(load_split(prepared_digits, "train")[1])
+    x_test, y_test = load_split(prepared_digits, "test")
+    np.testing.assert_array_equal(
+        np.asarray(metadata["examples"]["inputs"], dtype=np.float32), x_test[:32]
+    )
+    assert metadata["examples"]["targets"] == [str(label) for label in y_test[:32]]
     assert not list(tmp_path.glob(".*tmp*"))
 
 

@@ -1,0 +1,84 @@
+"""`ml deploy`: register the ONNX model in MLflow as the `challenger`, deploy it to a target
+(local, docker or kserve), smoke-test it, then promote it to `champion`, or roll back: the
+`challenger` alias moves back to the previous champion, which is deployed again."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated, Literal
+
+import typer
+
+from ml.config import load_params
+from ml.deploy.report import DeployReport
+from ml.errors import UserError
+from ml.io import read_json
+
+log = logging.getLogger("ml.deploy")
+
+Target = Literal["local", "docker", "kserve"]
+
+
+class DeployFailed(UserError):
+    """The new version did not pass; the report says what happened and what serves now."""
+
+
+def main(
+    model: Annotated[Path, typer.Option(help="Verified ONNX model to deploy.")] = Path(
+        "models/model.onnx"
+    ),
+    params_path: Annotated[Path, typer.Option("--params", help="Params file to read.")] = Path(
+        "params.yaml"
+    ),
+    target: Annotated[
+        Target | None, typer.Option(help="Where to deploy; default: deploy.target in params.")
+    ] = None,
+    state_dir: Annotated[
+        Path, typer.Option(help="Deployment state: served files, logs, deployment.json.")
+    ] = Path(".deploy"),
+    train_metrics: Annotated[
+        Path, typer.Option(help="metrics/train.json: links the version to its training run.")
+    ] = Path("metrics/train.json"),
+    stop: Annotated[bool, typer.Option("--stop", help="Stop the deployed service instead.")] = (
+        False
+    ),
+) -> None:
+    """Deploy the model with a smoke test; promote it to champion or roll back."""
+    from ml.deploy import targets
+    from ml.deploy.flow import deploy
+    from ml.deploy.registry import Registry
+
+    params = load_params(params_path)
+    chosen = targets.make(target or params.deploy.target, state_dir, params, params_path)
+    if stop:
+        chosen.stop()
+        log.info("Stopped the %s deployment", chosen.name)
+        return
+    if not model.is_file():
+        raise UserError(f"{model}: no model to deploy; run `dvc repro` first")
+    from ml.serve.model import load
+
+    metadata = load(model).metadata  # a file the service cannot serve stops here, untouched
+    report = DeployReport(params.serve.model_name, chosen.name)
+    try:
+        registry = Registry(params.serve.model_name, state_dir / "registry")
+        deploy(model, metadata, params, chosen, registry, report, training_run(train_metrics))
+    except BaseException:
+        report.status = "failed"
+        raise
+    finally:
+        if report.steps:
+            report.publish(state_dir)
+    if report.status not in ("promoted", "rendered"):
+        raise DeployFailed(
+            f"version {report.version} was not promoted ({report.status}); champion: "
+            f"version {report.champion or 'none'}"
+        )
+
+
+def training_run(train_metrics: Path) -> str | None:
+    try:
+        return read_json(train_metrics).get("mlflow_run_id")
+    except (OSError, ValueError):
+        return None

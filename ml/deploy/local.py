@@ -1,0 +1,133 @@
+"""The `local` target: the service on this machine under ml.deploy.supervisor (restarted when it
+crashes), with everything under <state-dir>/local/: the served model.onnx, supervisor.json,
+service.log and the sampled inputs.
+
+A new version is deployed by replacing model.onnx atomically: the running service hot-reloads
+it without dropping a request. The supervisor is (re)started only when it is not running or
+its command changed (another port, more workers)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from ml.config import ServeParams
+from ml.deploy import supervisor
+from ml.deploy.registry import RegisteredModel
+from ml.deploy.smoke import wait_for_version
+from ml.errors import UserError
+
+SUPERVISOR_MODULE = "ml.deploy.supervisor"
+
+
+class LocalTarget:
+    name = "local"
+
+    def __init__(self, state_dir: Path, serve: ServeParams, params_path: Path) -> None:
+        self.dir = (state_dir / "local").resolve()
+        self.model_file = self.dir / "model.onnx"
+        self.samples = self.dir / "samples"
+        self.serve = serve
+        self.params_path = params_path.resolve()
+        host = "127.0.0.1" if serve.host in ("0.0.0.0", "::") else serve.host
+        self.url = f"http://{host}:{serve.port}"
+
+    def command(self) -> list[str]:
+        return [
+            sys.executable,
+            "-m",
+            "ml.serve",
+            "--model",
+            str(self.model_file),
+            "--params",
+            str(self.params_path),
+            "--samples",
+            str(self.samples),
+        ]
+
+    def deploy(self, model: RegisteredModel, timeout: float) -> str:
+        self.install(model.file)
+        state = supervisor.read_state(self.dir)
+        if not self.running() or (state or {}).get("command") != self.command():
+            self.stop()
+            self.start()
+        wait_for_version(
+            self.url, self.serve.model_name, model.short_sha, timeout, self.serve.workers
+        )
+        return self.url
+
+    def install(self, source: Path) -> None:
+        """Put the model where the service reads it, in one rename."""
+        self.dir.mkdir(parents=True, exist_ok=True)
+        temporary = self.dir / ".model.onnx.tmp"
+        shutil.copyfile(source, temporary)
+        os.replace(temporary, self.model_file)
+
+    def start(self) -> None:
+        with open(self.dir / "supervisor.log", "ab") as log:
+            process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    SUPERVISOR_MODULE,
+                    "--state-dir",
+                    str(self.dir),
+                    "--",
+                    *self.command(),
+                ],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # outlives `ml deploy`, like a service manager's unit
+            )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            state = supervisor.read_state(self.dir) or {}
+            if state.get("pid") == process.pid and state.get("state") == "running":
+                return
+            if process.poll() is not None:
+                break
+            time.sleep(0.05)
+        raise UserError(f"the supervisor did not start; see {self.dir / 'supervisor.log'}")
+
+    def running(self) -> bool:
+        state = supervisor.read_state(self.dir) or {}
+        return supervisor.is_alive(state.get("pid"), SUPERVISOR_MODULE)
+
+    def service_pid(self) -> int | None:
+        state = supervisor.read_state(self.dir) or {}
+        return state.get("child_pid") if self.running() else None
+
+    def describe(self) -> str:
+        return f"supervised service at {self.url} (state in {self.dir})"
+
+    def restart_service(self) -> None:
+        """Kill the service; the supervisor starts it again."""
+        pid = self.service_pid()
+        if pid:
+            supervisor.kill_group(pid, signal.SIGKILL)
+
+    def stop(self) -> None:
+        """Stop the supervisor gracefully, and anything left of the service (an orphan of a
+        supervisor killed with SIGKILL would keep the port)."""
+        state = supervisor.read_state(self.dir) or {}
+        pid, child = state.get("pid"), state.get("child_pid")
+        if supervisor.is_alive(pid, SUPERVISOR_MODULE):
+            os.kill(pid, signal.SIGTERM)
+            wait_until_gone(pid, SUPERVISOR_MODULE, self.serve.graceful_timeout_seconds + 10)
+            supervisor.kill_group(pid, signal.SIGKILL)
+        if supervisor.is_alive(child, "ml.serve"):
+            supervisor.kill_group(child, signal.SIGTERM)
+            wait_until_gone(child, "ml.serve", self.serve.graceful_timeout_seconds + 5)
+            supervisor.kill_group(child, signal.SIGKILL)
+
+
+def wait_until_gone(pid: int, marker: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while supervisor.is_alive(pid, marker) and time.monotonic() < deadline:
+        time.sleep(0.05)

@@ -1,0 +1,91 @@
+"""The record of one deploy: every step with its outcome, logged as it happens, then written to
+the job summary, the step outputs, <state-dir>/deployment.json and a comment on the merged pull
+request(s) of GITHUB_SHA."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import time
+from pathlib import Path
+
+from ml import github_api
+from ml.io import write_json
+
+log = logging.getLogger("ml.deploy")
+
+MARKER = "<!-- runwright-deploy -->"
+ICONS = {True: "✅", False: "❌", None: "⏸️"}
+
+
+@dataclasses.dataclass
+class Step:
+    name: str
+    ok: bool | None
+    detail: str
+
+
+@dataclasses.dataclass
+class DeployReport:
+    model_name: str
+    target: str
+    steps: list[Step] = dataclasses.field(default_factory=list)
+    status: str = "running"  # promoted | rolled back | failed | rendered
+    version: str | None = None
+    champion: str | None = None
+    url: str | None = None
+
+    def step(self, name: str, ok: bool | None, detail: str) -> None:
+        self.steps.append(Step(name, ok, detail))
+        (log.info if ok is not False else log.error)("%s: %s", name, detail)
+
+    def markdown(self) -> str:
+        icon = {"promoted": "✅", "rendered": "⏸️"}.get(self.status, "❌")
+        lines = [
+            f"## {icon} Deploy of {self.model_name} version {self.version or '?'} to "
+            f"{self.target}: {self.status}",
+            "",
+            f"Champion: version {self.champion or 'none'}"
+            + (f", serving at {self.url}" if self.url else ""),
+            "",
+            "| step | result | details |",
+            "|---|---|---|",
+        ]
+        for step in self.steps:
+            detail = step.detail.replace("|", "\\|").replace("\n", " ")
+            lines.append(f"| {step.name} | {ICONS[step.ok]} | {detail} |")
+        return "\n".join(lines) + "\n\n" + MARKER + "\n"
+
+    def publish(self, state_dir: Path) -> None:
+        markdown = self.markdown()
+        github_api.append_step_summary(markdown)
+        github_api.write_outputs(
+            {
+                "status": self.status,
+                "version": self.version,
+                "champion": self.champion,
+                "url": self.url,
+            }
+        )
+        write_json(state_dir / "deployment.json", self.record())
+        sha = os.environ.get("GITHUB_SHA")
+        if sha and github_api.configured():
+            try:
+                numbers = github_api.comment_on_pulls_of(sha, markdown)
+            except Exception as exc:  # a failed comment never fails a deploy
+                log.warning("Could not comment on the pull request of %s: %s", sha, exc)
+            else:
+                log.info("Commented on pull request(s) %s", numbers or "none found")
+
+    def record(self) -> dict:
+        return {
+            "model_name": self.model_name,
+            "target": self.target,
+            "status": self.status,
+            "version": self.version,
+            "champion": self.champion,
+            "url": self.url,
+            "finished_at": time.time(),
+            "steps": [dataclasses.asdict(step) for step in self.steps],
+        }

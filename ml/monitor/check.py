@@ -1,0 +1,133 @@
+"""One monitoring pass: health (and restore), drift, alerts, report."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+from ml import github_api
+from ml.config import Params
+from ml.errors import UserError
+from ml.io import write_json, write_text
+from ml.monitor import drift
+from ml.monitor.probe import probe
+from ml.monitor.restore import restore
+
+log = logging.getLogger("ml.monitor")
+
+
+def monitor_once(
+    params: Params,
+    params_path: Path,
+    state_dir: Path,
+    deployment: dict,
+    url: str | None,
+    samples: Path | None,
+) -> dict:
+    from ml.deploy import targets
+
+    target = targets.make(deployment["target"], state_dir, params, params_path)
+    name, settings = params.serve.model_name, params.monitor
+    url = url or deployment.get("url") or getattr(target, "url", None)
+    if not url:
+        raise UserError("no service address: pass --url (or set deploy.kserve.url)")
+    report = {"time": time.time(), "model": name, "target": target.name, "url": url}
+    health = probe(url, name, settings.probe_attempts, settings.probe_timeout_seconds)
+    report |= {"probe": health.detail, "actions": [], "healthy": health.ok}
+    log.info("Probe: %s", health.detail)
+    if not health.ok and settings.restore:
+        try:
+            report["actions"] = restore(target, params, state_dir, url)
+        except UserError as exc:
+            report["actions"].append(f"could not restore: {exc}")
+        report["healthy"] = probe(
+            url, name, settings.probe_attempts, settings.probe_timeout_seconds
+        ).ok
+        for action in report["actions"]:
+            log.info("Restore: %s", action)
+    report["drift"] = drift_section(target, samples, params)
+    if report["drift"].get("drifted"):
+        report["alerts"] = alert(report["drift"], params, name)
+    publish(report, state_dir / "monitor")
+    return report
+
+
+def drift_section(target, samples: Path | None, params: Params) -> dict:
+    from ml.serve.model import ModelLoadError, load
+
+    model_file = getattr(target, "model_file", None)
+    samples = samples or getattr(target, "samples", None)
+    if model_file is None or samples is None:
+        return {"status": "skipped", "detail": f"the {target.name} target keeps no samples here"}
+    try:
+        model = load(model_file)
+    except ModelLoadError as exc:
+        return {"status": "skipped", "detail": str(exc)}
+    stats = model.metadata.get("reference")
+    if not stats:
+        return {
+            "status": "skipped",
+            "detail": "the model has no reference statistics; re-export it",
+        }
+    rows = drift.load_samples(samples, model.version, params.monitor.window_rows)
+    result = drift.compare(stats, rows, params.monitor)
+    status = ("drift" if result.drifted else "no drift") if result.enough else "too few samples"
+    log.info("Drift: %s over %d sampled rows", status, result.rows)
+    return {
+        "status": status,
+        "drifted": result.drifted,
+        "version": model.version,
+        "rows": result.rows,
+        "drifted_columns": [c["name"] for c in result.drifted_columns],
+        "columns": result.columns,
+        "markdown": drift.markdown(result, params.monitor, params.serve.model_name, model.version),
+    }
+
+
+def alert(section: dict, params: Params, name: str) -> dict:
+    """Open or update the drift issue and dispatch retraining, where GitHub is configured."""
+    settings = params.monitor
+    if not github_api.configured():
+        return {"issue": "not opened: GITHUB_REPOSITORY and GITHUB_TOKEN are not set"}
+    count, total = len(section["drifted_columns"]), len(section["columns"])
+    title = f"Input drift on {name}: {count} of {total} input columns shifted"
+    body = section["markdown"] + "\nReported by `ml monitor`; this issue is updated, not repeated."
+    number, action = github_api.upsert_issue(
+        f"runwright-drift {name}", title, body, settings.issue_label
+    )
+    log.info("Drift issue #%d %s", number, action)
+    result = {"issue": number, "issue_action": action}
+    if settings.retrain_workflow:
+        inputs = {"reason": f"input drift on {name} (version {section['version']})"}
+        accepted = github_api.dispatch_workflow(
+            settings.retrain_workflow, settings.retrain_ref, inputs
+        )
+        result["dispatched"] = settings.retrain_workflow if accepted else None
+        if accepted:
+            log.info("Dispatched %s on %s", settings.retrain_workflow, settings.retrain_ref)
+        else:
+            log.warning("GitHub refused to dispatch %s", settings.retrain_workflow)
+    return result
+
+
+def publish(report: dict, directory: Path) -> None:
+    status = "up" if report["healthy"] else "DOWN"
+    lines = [f"## Monitor of {report['model']} ({report['target']}): service {status}", ""]
+    lines += [f"- probe: {report['probe']}"] + [f"- {action}" for action in report["actions"]]
+    drift_report = report["drift"]
+    lines += ["", drift_report.get("markdown") or f"Drift: {drift_report['detail']}"]
+    alerts = report.get("alerts", {})
+    if "issue" in alerts:
+        lines.append(f"Issue: {alerts['issue']} ({alerts.get('issue_action', '')})")
+    markdown = "\n".join(lines).rstrip() + "\n"
+    write_json(directory / "report.json", report)
+    write_text(directory / "report.md", markdown)
+    github_api.append_step_summary(markdown)
+    github_api.write_outputs(
+        {
+            "healthy": str(report["healthy"]).lower(),
+            "drift": drift_report["status"],
+            "issue": alerts.get("issue"),
+        }
+    )

@@ -1,0 +1,95 @@
+"""GET /: the web client, built from the model's metadata. Image models get a drawing grid,
+tabular models a form of their named features; both call the service's own v1 predict endpoint
+and show the prediction with its probabilities. Everything is inline: the page works offline."""
+
+from __future__ import annotations
+
+import functools
+import html
+import json
+from pathlib import Path
+
+import numpy as np
+
+from ml.serve.model import LoadedModel
+
+EXAMPLES_ON_PAGE = 10
+
+
+@functools.cache
+def template() -> str:
+    return Path(__file__).with_name("page.html").read_text(encoding="utf-8")
+
+
+def render(model: LoadedModel, name: str) -> bytes:
+    # JSON inside <script>: escape what could close the element or start markup.
+    config = json.dumps(page_config(model, name))
+    config = config.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    page = template().replace("__TITLE__", html.escape(f"{name} · runwright"))
+    return page.replace("__CONFIG__", config).encode("utf-8")
+
+
+def page_config(model: LoadedModel, name: str) -> dict:
+    shape = model.row_shape
+    grid = model.metadata.get("input_kind") == "image" and (
+        len(shape) == 2 or (len(shape) == 3 and shape[2] == 1)
+    )
+    features, named = (None, False) if grid else form_fields(model)
+    return {
+        "name": name,
+        "version": model.version,
+        "task": model.task,
+        "target": model.metadata.get("target"),
+        "row_shape": list(shape),
+        "features": features,
+        "named": named,
+        "examples": page_examples(model, features, named),
+        "predict_url": f"/v1/models/{name}:predict",
+    }
+
+
+def form_fields(model: LoadedModel) -> tuple[list[dict], bool]:
+    """The form's fields, and whether they are the model's named (pre-encoding) features."""
+    encoding = model.encoding
+    if encoding:
+        fields = [{"name": s["name"], "fill": s["fill"]} for s in encoding["numeric"]]
+        fields += [
+            {"name": s["name"], "fill": s["fill"], "categories": s["categories"]}
+            for s in encoding["categorical"]
+        ]
+        return fields, True
+    names = model.metadata.get("feature_names") or []
+    if len(names) != model.row_size:
+        names = [f"x{i}" for i in range(model.row_size)]
+    return [{"name": name, "fill": 0.0} for name in names], False
+
+
+def page_examples(model: LoadedModel, fields: list[dict] | None, named: bool) -> list[dict]:
+    examples = model.metadata.get("examples") or {}
+    pairs = list(zip(examples.get("inputs", []), examples.get("targets", []), strict=False))
+    result = []
+    for row, target in pairs[:EXAMPLES_ON_PAGE]:
+        flat = np.asarray(row, dtype=np.float64).ravel()
+        if fields is None:
+            values = flat.tolist()
+        elif named:
+            values = decode(flat, model.encoding)
+        else:
+            values = dict(zip([f["name"] for f in fields], flat.tolist(), strict=True))
+        result.append({"input": values, "target": target})
+    return result
+
+
+def decode(row: np.ndarray, encoding: dict) -> dict:
+    """An encoded row back to named values: numbers as they are, the hot one-hot column's
+    category (the fill value when none is hot)."""
+    values = {}
+    for column, spec in enumerate(encoding["numeric"]):
+        values[spec["name"]] = float(row[column])
+    offset = len(encoding["numeric"])
+    for spec in encoding["categorical"]:
+        group = row[offset : offset + len(spec["categories"])]
+        hot = int(np.argmax(group))
+        values[spec["name"]] = spec["categories"][hot] if group[hot] > 0.5 else spec["fill"]
+        offset += len(spec["categories"])
+    return values

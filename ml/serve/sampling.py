@@ -1,0 +1,73 @@
+"""Every Nth predicted row, written as one JSON line for the drift monitor (`ml monitor`).
+
+Each worker appends to its own file, <dir>/inputs-<pid>.jsonl, so lines from several processes
+never interleave. When a file passes `max_bytes` it becomes inputs-<pid>.jsonl.1 (replacing the
+previous one): disk use stays under 2 x max_bytes per worker.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import orjson
+
+SAMPLE_GLOB = "inputs-*.jsonl*"
+
+
+class InputSampler:
+    def __init__(self, directory: str | Path | None, every: int, max_bytes: int) -> None:
+        self.directory = Path(directory) if directory else None
+        self.every = every
+        self.max_bytes = max_bytes
+        self.seen = 0
+        self.file = None
+        self.written = 0
+
+    @property
+    def enabled(self) -> bool:
+        return self.directory is not None and self.every > 0
+
+    def record(self, rows: np.ndarray, outputs: np.ndarray, version: str) -> None:
+        if not self.enabled:
+            return
+        # Rows whose running index is a multiple of `every`: a fixed share of the traffic,
+        # whatever the batch sizes, with one integer of state.
+        first = (-self.seen) % self.every
+        self.seen += len(rows)
+        if first >= len(rows):
+            return
+        picked = slice(first, None, self.every)
+        flat = rows.reshape(len(rows), -1)[picked]
+        now = round(time.time(), 3)
+        lines = b"".join(
+            orjson.dumps(
+                {"t": now, "version": version, "x": x, "y": y},
+                option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_APPEND_NEWLINE,
+            )
+            for x, y in zip(flat, outputs[picked], strict=True)
+        )
+        self.write(lines)
+
+    def write(self, lines: bytes) -> None:
+        if self.file is None or self.written >= self.max_bytes:
+            self.rotate()
+        self.file.write(lines)
+        self.file.flush()  # the monitor reads these files while the service runs
+        self.written += len(lines)
+
+    def rotate(self) -> None:
+        path = self.directory / f"inputs-{os.getpid()}.jsonl"
+        if self.file is not None:
+            self.file.close()
+            os.replace(path, path.with_name(path.name + ".1"))
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.file = open(path, "ab")  # noqa: SIM115 - kept open across requests
+        self.written = path.stat().st_size
+
+    def close(self) -> None:
+        if self.file is not None:
+            self.file.close()
+            self.file = None

@@ -1,0 +1,147 @@
+"""Per-worker state: the model (hot-reloaded), what is derived from it, limits, sampling and
+metrics, and the few steps every inference request shares."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import warnings
+
+import numpy as np
+from starlette.requests import Request
+
+from ml.serve import page
+from ml.serve.features import NamedFeatures
+from ml.serve.metrics import Metrics
+from ml.serve.model import LoadedModel
+from ml.serve.reload import ModelHolder
+from ml.serve.sampling import InputSampler
+from ml.serve.settings import Settings
+from ml.serve.validation import RequestError, parse_json
+
+log = logging.getLogger("ml.serve")
+
+
+@dataclasses.dataclass(frozen=True)
+class Served:
+    """A model with everything derived from its metadata, swapped as one."""
+
+    model: LoadedModel
+    named: NamedFeatures | None
+    page: bytes
+
+    @classmethod
+    def build(cls, model: LoadedModel, name: str) -> Served:
+        named = NamedFeatures(model.encoding) if model.encoding else None
+        return cls(model, named, page.render(model, name))
+
+
+class Service:
+    def __init__(self, settings: Settings) -> None:
+        # Numbers beyond float32 are refused as infinity by the request checks; NumPy's warning
+        # about the overflowing cast would only fill the log.
+        warnings.filterwarnings("ignore", "overflow encountered in cast", RuntimeWarning)
+        self.settings = settings
+        self.name = settings.model_name
+        self.metrics = Metrics()
+        self.sampler = InputSampler(
+            settings.sample_dir, settings.sample_every, settings.sample_max_bytes
+        )
+        self.holder = ModelHolder(
+            settings.model_path,
+            settings.threads_per_worker,
+            settings.reload_interval_seconds,
+            on_reload=self.reloaded,
+        )
+        self.current = Served.build(self.holder.current, self.name)
+        self.metrics.serving(self.name, self.current.model.version, None)
+        model = self.current.model
+        log.info(
+            "Worker %d loaded %s version %s (%s)",
+            os.getpid(),
+            self.name,
+            model.version,
+            model.task,
+        )
+
+    def start(self) -> None:
+        self.holder.start()
+
+    def stop(self) -> None:
+        self.holder.stop()
+        self.sampler.close()
+
+    def reloaded(self, result: str, previous: LoadedModel, current: LoadedModel) -> None:
+        self.metrics.reloads.labels(result).inc()
+        if result == "loaded":
+            self.metrics.serving(self.name, current.version, previous.version)
+
+    def served(self, name: str, version: str | None = None) -> Served:
+        """The model for a request to `name` (and `version`); 404 for any other."""
+        if name != self.name:
+            raise RequestError(404, f"model {name!r} not found; this service serves {self.name!r}")
+        served = self.current
+        if served.model is not self.holder.current:  # the reload thread swapped the model
+            served = self.current = Served.build(self.holder.current, self.name)
+        if version is not None and version != served.model.version:
+            raise RequestError(
+                404, f"version {version!r} of {name!r} not found; serving {served.model.version}"
+            )
+        return served
+
+    async def read_json(self, request: Request) -> object:
+        """The request body as JSON, within the size limit; 415 for anything but JSON."""
+        content_type, length = header_values(request.scope["headers"])
+        if content_type.split(b";")[0].strip().lower() != b"application/json":
+            got = content_type.decode("latin-1") or "no type"
+            raise RequestError(415, f"send the body as application/json (got {got!r})")
+        limit = self.settings.max_body_bytes
+        if length is not None and length.isdigit() and int(length) > limit:
+            await drain(request, limit)
+            raise RequestError(413, f"the body has {int(length)} bytes; the limit is {limit}")
+        chunks, received = [], 0
+        while True:
+            message = await request.receive()
+            if message["type"] != "http.request":  # the client went away
+                raise RequestError(400, "the client disconnected before sending the whole body")
+            chunks.append(message.get("body", b""))
+            received += len(chunks[-1])
+            if received > limit:
+                await drain(request, limit)
+                raise RequestError(413, f"the body exceeds the limit of {limit} bytes")
+            if not message.get("more_body", False):
+                break
+        body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        return parse_json(body)
+
+    def predict(self, model: LoadedModel, rows: np.ndarray) -> np.ndarray:
+        result = model.predict(rows)
+        self.metrics.rows.inc(len(rows))
+        self.sampler.record(rows, result, model.version)
+        return result
+
+
+def header_values(headers: list[tuple[bytes, bytes]]) -> tuple[bytes, bytes | None]:
+    """Content-Type and Content-Length from the raw ASGI headers (lower-case names), without
+    building Starlette's Headers object on the hot path."""
+    content_type, length = b"", None
+    for name, value in headers:
+        if name == b"content-type":
+            content_type = value
+        elif name == b"content-length":
+            length = value
+    return content_type, length
+
+
+async def drain(request: Request, limit: int) -> None:
+    """Read and drop the rest of an oversized body (up to 16 x the limit) so the client reads
+    the 413 answer instead of a reset connection; beyond that the connection is closed."""
+    received = 0
+    while received <= 16 * limit:
+        message = await request.receive()
+        if message["type"] != "http.request":
+            return
+        received += len(message.get("body", b""))
+        if not message.get("more_body", False):
+            return

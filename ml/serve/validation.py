@@ -1,0 +1,147 @@
+"""Request checks on the hot path: orjson and numpy, no per-request pydantic models (which cost
+about as much as the rest of a request). Every problem becomes a RequestError with a 4xx status
+and a message that names the field and what was expected."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import orjson
+
+from ml.serve.model import LoadedModel
+
+NUMERIC_DATATYPES = frozenset(
+    f"{kind}{bits}"
+    for kind, sizes in (("INT", "8 16 32 64"), ("UINT", "8 16 32 64"), ("FP", "16 32 64"))
+    for bits in sizes.split()
+)
+KIND_NAMES = {"U": "text", "S": "text", "b": "true/false", "O": "null, objects or mixed types"}
+
+
+class RequestError(Exception):
+    """A client mistake: answered with `status` and {"error": message}."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def parse_json(body: bytes) -> object:
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise RequestError(400, f"the body is not valid JSON: {exc}") from None
+
+
+def check_batch(rows: int, max_rows: int, where: str) -> None:
+    if rows < 1:
+        raise RequestError(400, f"{where}: send at least one row")
+    if rows > max_rows:
+        raise RequestError(
+            413, f"{where}: {rows} rows exceed the limit of {max_rows} rows per request"
+        )
+
+
+def numbers(data: object, where: str, integers: bool = False) -> np.ndarray:
+    """A (possibly nested) JSON list of numbers as float32; text, booleans, nulls and ragged
+    lists are refused. NumPy would silently turn "1.5" or true into numbers."""
+    if not isinstance(data, list):
+        raise RequestError(400, f"{where} must be a list of numbers, got {json_type(data)}")
+    try:
+        array = np.array(data)
+    except (ValueError, TypeError, OverflowError):
+        raise RequestError(400, f"{where} is ragged: every row needs the same length") from None
+    allowed = "iu" if integers else "iuf"
+    if array.dtype.kind not in allowed:
+        found = "fractions" if array.dtype.kind == "f" else KIND_NAMES.get(array.dtype.kind)
+        expected = "integers" if integers else "numbers"
+        raise RequestError(400, f"{where} must hold only {expected}; it contains {found}")
+    # Too large for float32 becomes inf, refused by `finite` (the service silences NumPy's
+    # overflow warning once: np.errstate here would cost more than the cast).
+    return array.astype(np.float32)
+
+
+def finite(rows: np.ndarray, where: str) -> np.ndarray:
+    if np.isfinite(rows).all():  # the common case, in one pass
+        return rows
+    good = np.isfinite(rows.reshape(len(rows), -1)).all(axis=1)
+    if not good.all():
+        bad = int(np.argmin(good))
+        raise RequestError(
+            400, f"{where}: row {bad} holds NaN, infinity or a number too large for float32"
+        )
+    return rows
+
+
+def v2_rows(payload: object, model: LoadedModel, max_rows: int) -> np.ndarray:
+    """The input tensor of an Open Inference Protocol v2 request, checked against the model."""
+    if not isinstance(payload, dict):
+        raise RequestError(400, "an inference request is a JSON object with an 'inputs' list")
+    inputs = payload.get("inputs")
+    if not isinstance(inputs, list) or len(inputs) != 1 or not isinstance(inputs[0], dict):
+        raise RequestError(
+            400, f"'inputs' must be a list of one tensor object, named {model.input_name!r}"
+        )
+    tensor = inputs[0]
+    if tensor.get("name") != model.input_name:
+        raise RequestError(
+            400, f"inputs[0].name must be {model.input_name!r}, got {tensor.get('name')!r}"
+        )
+    datatype = tensor.get("datatype")
+    if datatype not in NUMERIC_DATATYPES:
+        raise RequestError(400, f"inputs[0].datatype {datatype!r} is not numeric; send 'FP32'")
+    shape = tensor.get("shape")
+    expected = f"[batch, {', '.join(map(str, model.row_shape))}]"
+    if type(shape) is not list or set(map(type, shape)) != {int}:  # 8.0 and true are no sizes
+        raise RequestError(400, f"inputs[0].shape must be a list of integers like {expected}")
+    if not shape or tuple(shape[1:]) != model.row_shape:
+        raise RequestError(400, f"inputs[0].shape {shape} does not match the model's {expected}")
+    check_batch(shape[0], max_rows, "inputs[0].shape[0]")
+    rows = numbers(tensor.get("data"), "inputs[0].data", integers=datatype[0] in "IU")
+    if rows.size != math.prod(shape):
+        raise RequestError(
+            400,
+            f"inputs[0].data holds {rows.size} numbers but shape {shape} needs {math.prod(shape)}",
+        )
+    return finite(rows.reshape(shape), "inputs[0].data")
+
+
+def v1_rows(payload: object, model: LoadedModel, max_rows: int, named=None) -> np.ndarray:
+    """The rows of a KServe v1 {"instances": [...]} request: numbers shaped like one input row
+    (or flat), or, for tabular models, objects of named features encoded by `named`."""
+    if not isinstance(payload, dict) or "instances" not in payload:
+        raise RequestError(400, 'a v1 predict request is a JSON object {"instances": [...]}')
+    instances = payload["instances"]
+    if not isinstance(instances, list):
+        raise RequestError(400, f"'instances' must be a list, got {json_type(instances)}")
+    check_batch(len(instances), max_rows, "instances")
+    objects = [isinstance(instance, dict) for instance in instances]
+    if any(objects):
+        if not all(objects):
+            raise RequestError(400, "'instances' mixes objects and lists; send one kind")
+        if named is None:
+            raise RequestError(
+                400,
+                "named features work for tabular models only; send each instance as a "
+                f"list shaped {list(model.row_shape)}",
+            )
+        return finite(named.rows(instances), "instances")
+    rows = numbers(instances, "instances")
+    if rows.shape[1:] != model.row_shape:
+        if rows.ndim != 2 or rows.shape[1] != model.row_size:
+            raise RequestError(
+                400,
+                f"each instance must be shaped {list(model.row_shape)} (or a flat list of "
+                f"{model.row_size} numbers); got shape {list(rows.shape[1:])}",
+            )
+        rows = rows.reshape(len(rows), *model.row_shape)
+    return finite(rows, "instances")
+
+
+def json_type(value: object) -> str:
+    names = {dict: "an object", list: "a list", str: "text", bool: "true/false"}
+    if value is None:
+        return "null"
+    return names.get(type(value), "a number")

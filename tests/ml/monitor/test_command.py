@@ -1,0 +1,136 @@
+"""`ml monitor` against a real local deployment: it restores a service killed with SIGKILL or
+hung, and reports drift of the inputs the service sampled, opening one GitHub issue and
+dispatching retraining. GitHub is the only fake (tests/fake_github_api.py, a local HTTP server
+reached through GITHUB_API_URL)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import sys
+
+import httpx
+import pytest
+import yaml
+
+from ml.io import load_split
+from tests.conftest import run
+from tests.deployment import sha12
+from tests.fake_github_api import FakeGitHub
+
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("deployment")]
+
+
+def monitor(deployment, params=None, env=None, check=True):
+    command = [sys.executable, "-m", "ml", "monitor", "--params", str(params or deployment.params)]
+    command += ["--state-dir", str(deployment.state)]
+    return run(command, deployment.root, deployment.env | (env or {}), check=check, timeout=300)
+
+
+def report(deployment) -> dict:
+    return json.loads((deployment.state / "monitor" / "report.json").read_text())
+
+
+def supervisor_state(deployment) -> dict:
+    return json.loads((deployment.state / "local" / "supervisor.json").read_text())
+
+
+def predict(deployment, rows) -> None:
+    response = httpx.post(
+        f"{deployment.url}/v1/models/digits:predict", json={"instances": rows.tolist()}
+    )
+    assert response.status_code == 200
+
+
+def served_version(deployment) -> str:
+    return httpx.get(f"{deployment.url}/v2/models/digits").json()["versions"][0]
+
+
+def test_healthy_service_and_held_out_inputs_report_no_drift(deployment, prepared_digits):
+    x_test, _ = load_split(prepared_digits, "test")
+    predict(deployment, x_test[:120])
+    monitor(deployment)
+    checked = report(deployment)
+    assert checked["healthy"] and checked["actions"] == []
+    assert checked["drift"]["status"] == "no drift"
+    assert checked["drift"]["version"] == sha12(deployment.good)
+    assert "**no drift**" in (deployment.state / "monitor" / "report.md").read_text()
+
+
+def test_drift_opens_one_issue_and_dispatches_retraining(deployment, prepared_digits, tmp_path):
+    params = yaml.safe_load(deployment.params.read_text())
+    params["monitor"] |= {"window_rows": 100, "retrain_workflow": "retrain.yml"}
+    drift_params = tmp_path / "params.yaml"
+    drift_params.write_text(yaml.safe_dump(params))
+    x_test, _ = load_split(prepared_digits, "test")
+    predict(deployment, 1.0 - x_test[:150])  # inverted digits: far from the training inputs
+    with FakeGitHub() as github:
+        monitor(deployment, drift_params, github.environment())
+        monitor(deployment, drift_params, github.environment())
+    checked = report(deployment)
+    assert checked["drift"]["status"] == "drift"
+    assert len(checked["drift"]["drifted_columns"]) > 20
+    (issue,) = github.issues.values()  # the second pass updated it, not a second issue
+    assert issue["title"].startswith("Input drift on digits: ")
+    assert "<!-- runwright-drift digits -->" in issue["body"]
+    assert issue["labels"] == [{"name": "model-drift"}]
+    assert checked["alerts"]["issue_action"] == "updated"
+    assert [d["ref"] for d in github.dispatches] == ["main", "main"]
+    assert github.dispatches[0]["inputs"]["reason"].startswith("input drift on digits")
+
+
+def test_monitor_redeploys_the_champion_after_kill_9(deployment):
+    state = supervisor_state(deployment)
+    os.kill(state["pid"], signal.SIGKILL)  # the supervisor, then the service's process group
+    os.killpg(state["child_pid"], signal.SIGKILL)
+    with pytest.raises(httpx.TransportError):
+        httpx.get(f"{deployment.url}/v2/health/live", timeout=2)
+    result = monitor(deployment)
+    checked = report(deployment)
+    assert checked["healthy"]
+    assert checked["actions"] == [
+        f"redeployed champion version 1 (sha256 {sha12(deployment.good)}) at {deployment.url}"
+    ]
+    assert "is unreachable" in checked["probe"]
+    assert served_version(deployment) == sha12(deployment.good)
+    assert supervisor_state(deployment)["pid"] != state["pid"]
+    assert "Traceback" not in result.stderr
+
+
+def test_monitor_restarts_a_hung_service(deployment):
+    state = supervisor_state(deployment)
+    os.killpg(state["child_pid"], signal.SIGSTOP)  # alive, holding the port, answering nothing
+    try:
+        monitor(deployment)
+    finally:
+        with contextlib.suppress(ProcessLookupError):  # gone once the restart killed it
+            os.killpg(state["child_pid"], signal.SIGCONT)
+    checked = report(deployment)
+    assert checked["healthy"]
+    assert checked["actions"] == ["restarted the local service; it answers again"]
+    assert "did not answer within" in checked["probe"]
+    after = supervisor_state(deployment)
+    assert after["pid"] == state["pid"] and after["child_pid"] != state["child_pid"]
+    assert served_version(deployment) == sha12(deployment.good)
+
+
+def test_nothing_deployed_is_a_clear_error(tmp_path, deployment):
+    result = run(
+        [
+            sys.executable,
+            "-m",
+            "ml",
+            "monitor",
+            "--params",
+            str(deployment.params),
+            "--state-dir",
+            str(tmp_path),
+        ],
+        deployment.root,
+        deployment.env,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "deployment.json: nothing deployed yet; run `ml deploy`" in result.stderr

@@ -1,0 +1,109 @@
+"""The web page in a real browser: Debian's Chromium driven by Playwright, against the real
+service. Screenshots are kept in test-artifacts/ for a person to look at."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.serving import ROOT, running_service, write_serve_params
+
+pytestmark = pytest.mark.e2e
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--headless",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists():
+        reason = f"{CHROMIUM} is missing: install Debian's chromium (.ci/run does)"
+        if os.environ.get("CI"):
+            pytest.fail(reason)  # CI must run the browser tests, not skip them
+        pytest.skip(reason)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+def probabilities_on(page) -> dict[str, float]:
+    rows = page.locator(".bar-row").all_inner_texts()
+    values = {}
+    for row in rows:
+        label, percent = re.match(r"(\S+)\s+([\d.]+) %", row.replace("\n", " ")).groups()
+        values[label] = float(percent)
+    return values
+
+
+def test_digits_page_draws_predicts_and_shows_probabilities(browser, digits_service):
+    page = browser.new_page(viewport={"width": 1000, "height": 720})
+    page.goto(digits_service)
+    assert page.title() == "digits · runwright"
+    assert page.locator("#grid div").count() == 64
+    page.click("#example")  # a held-out test digit, from the model's metadata
+    page.wait_for_function("document.querySelectorAll('.bar-row').length === 10")
+    truth = re.search(r"true digit: (\d)", page.inner_text("#example-note")).group(1)
+    assert page.inner_text("#prediction") == truth
+    shown = probabilities_on(page)
+    assert max(shown, key=shown.get) == truth
+    assert sum(shown.values()) == pytest.approx(100, abs=0.6)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "page-digits.png"), full_page=True)
+    # Drawing by hand: clear, then drag down the middle column (a "1"-like stroke).
+    page.click("#clear")
+    assert page.inner_text("#prediction") == "\u2013"  # en dash: no prediction
+    first = page.locator("#grid div").nth(3).bounding_box()
+    last = page.locator("#grid div").nth(59).bounding_box()
+    page.mouse.move(first["x"] + 5, first["y"] + 5)
+    page.mouse.down()
+    page.mouse.move(last["x"] + 5, last["y"] + 5, steps=12)
+    page.mouse.up()
+    page.wait_for_function("document.querySelectorAll('.bar-row').length === 10")
+    assert page.inner_text("#prediction") in {str(digit) for digit in range(10)}
+    assert page.inner_text("#error") == ""
+    page.close()
+
+
+def test_tabular_page_is_a_form_of_named_features(browser, tabular_onnx, tmp_path):
+    params = write_serve_params(tmp_path / "params.yaml", model_name="people")
+    ARTIFACTS.mkdir(exist_ok=True)
+    with running_service(tabular_onnx, params, tmp_path / "log") as url:
+        page = browser.new_page(viewport={"width": 1000, "height": 560})
+        page.goto(url)
+        names = page.locator("form label").evaluate_all("ls => ls.map(l => l.firstChild.data)")
+        assert names == ["age", "income", "city"]
+        assert page.locator("select[name=city] option").all_inner_texts() == [
+            "Lyon",
+            "Nice",
+            "Paris",
+        ]
+        page.fill("input[name=age]", "72")
+        page.select_option("select[name=city]", "Nice")
+        page.click("#predict")
+        page.wait_for_function("document.querySelectorAll('.bar-row').length === 2")
+        assert page.inner_text("#prediction") == "senior"
+        page.screenshot(path=str(ARTIFACTS / "page-tabular.png"), full_page=True)
+        page.fill("input[name=age]", "1e39")  # beyond float32: the service refuses it
+        page.click("#predict")
+        page.wait_for_function("document.getElementById('error').textContent !== ''")
+        assert "the service answered: instances: row 0 holds NaN, infinity" in page.inner_text(
+            "#error"
+        )
+        assert page.inner_text("#prediction") == "\u2013"  # en dash: no prediction
+        page.screenshot(path=str(ARTIFACTS / "page-tabular-refused.png"), full_page=True)
+        page.close()

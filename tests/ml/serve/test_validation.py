@@ -1,0 +1,123 @@
+"""Request checks, unit by unit: every malformed input becomes a RequestError with a 4xx status
+and a message naming the field."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ml.serve.features import NamedFeatures
+from ml.serve.model import load
+from ml.serve.validation import RequestError, numbers, parse_json, v1_rows, v2_rows
+
+ENCODING = {
+    "numeric": [{"name": "age", "fill": 40.0}, {"name": "income", "fill": 50.0}],
+    "categorical": [{"name": "city", "fill": "Lyon", "categories": ["Lyon", "Nice", "Paris"]}],
+    "encoded_columns": ["age", "income", "city=Lyon", "city=Nice", "city=Paris"],
+}
+
+
+@pytest.fixture(scope="module")
+def digits(digits_onnx):
+    return load(digits_onnx)
+
+
+def tensor(shape, data, name="image", datatype="FP32"):
+    return {"inputs": [{"name": name, "shape": shape, "datatype": datatype, "data": data}]}
+
+
+def rejected(call, *args, status=400):
+    with pytest.raises(RequestError) as caught:
+        call(*args)
+    assert caught.value.status == status
+    return caught.value.message
+
+
+def test_numbers_refuse_what_numpy_would_coerce():
+    assert numbers([[1, 2.5]], "x").dtype == np.float32
+    assert "contains text" in rejected(numbers, ["1.5", 2], "x")
+    assert "contains true/false" in rejected(numbers, [True, False], "x")
+    assert "null, objects or mixed types" in rejected(numbers, [1, None], "x")
+    assert "ragged" in rejected(numbers, [[1, 2], [3]], "x")
+    assert "must be a list of numbers, got text" in rejected(numbers, "1,2", "x")
+    assert "contains fractions" in rejected(numbers, [1.5], "x", True)
+
+
+def test_invalid_json_is_400():
+    assert rejected(parse_json, b'{"instances": [').startswith("the body is not valid JSON")
+    assert rejected(parse_json, b'{"x": NaN}').startswith("the body is not valid JSON")
+
+
+def test_v2_shape_name_datatype_and_count(digits):
+    row = [0.0] * 64
+    assert v2_rows(tensor([1, 8, 8, 1], row), digits, 8).shape == (1, 8, 8, 1)
+    message = rejected(v2_rows, tensor([1, 64], row), digits, 8)
+    assert message == "inputs[0].shape [1, 64] does not match the model's [batch, 8, 8, 1]"
+    assert "inputs[0].name must be 'image'" in rejected(
+        v2_rows, tensor([1, 8, 8, 1], row, "x"), digits, 8
+    )
+    assert "'BYTES' is not numeric" in rejected(
+        v2_rows, tensor([1, 8, 8, 1], row, datatype="BYTES"), digits, 8
+    )
+    assert "holds 63 numbers but shape [1, 8, 8, 1] needs 64" in rejected(
+        v2_rows, tensor([1, 8, 8, 1], row[:63]), digits, 8
+    )
+    assert "list of one tensor" in rejected(v2_rows, {"inputs": []}, digits, 8)
+    assert "JSON object" in rejected(v2_rows, [1, 2], digits, 8)
+    assert "list of integers" in rejected(v2_rows, tensor([1.0, 8, 8, 1], row), digits, 8)
+
+
+def test_v2_batch_limits(digits):
+    message = rejected(v2_rows, tensor([100_000, 8, 8, 1], [0.0]), digits, 1024, status=413)
+    assert message == "inputs[0].shape[0]: 100000 rows exceed the limit of 1024 rows per request"
+    assert "at least one row" in rejected(v2_rows, tensor([0, 8, 8, 1], []), digits, 8)
+
+
+def test_non_finite_values_name_the_row(digits):
+    rows = [[0.0] * 64, [0.0] * 63 + [1e39]]  # 1e39 overflows float32 to infinity
+    message = rejected(v1_rows, {"instances": rows}, digits, 8)
+    assert message == "instances: row 1 holds NaN, infinity or a number too large for float32"
+
+
+def test_v1_shapes(digits):
+    assert v1_rows({"instances": [[0.0] * 64]}, digits, 8).shape == (1, 8, 8, 1)
+    message = rejected(v1_rows, {"instances": [[0.0] * 10]}, digits, 8)
+    assert "must be shaped [8, 8, 1] (or a flat list of 64 numbers); got shape [10]" in message
+    assert '{"instances": [...]}' in rejected(v1_rows, {"inputs": []}, digits, 8)
+    assert "named features work for tabular models only" in rejected(
+        v1_rows, {"instances": [{"pixel_0_0": 1}]}, digits, 8
+    )
+    assert "mixes objects and lists" in rejected(v1_rows, {"instances": [{}, [1]]}, digits, 8)
+    assert rejected(v1_rows, {"instances": [[0.0]] * 9}, digits, 8, status=413)
+
+
+def test_named_features_encode_like_training():
+    named = NamedFeatures(ENCODING)
+    rows = named.rows(
+        [
+            {"age": 30, "income": 12.5, "city": "Paris"},
+            {"age": None, "income": 1, "city": None},  # nulls take the training fill values
+            {"age": 1, "income": 2, "city": "Atlantis"},  # unseen category: all zeros
+        ]
+    )
+    expected = [[30, 12.5, 0, 0, 1], [40, 1, 1, 0, 0], [1, 2, 0, 0, 0]]
+    np.testing.assert_array_equal(rows, np.asarray(expected, dtype=np.float32))
+
+
+def test_named_features_refuse_wrong_names_and_types():
+    named = NamedFeatures(ENCODING)
+    message = rejected(named.rows, [{"age": 1, "city": "Lyon", "zip": 1}])
+    assert message == (
+        "instances[0]: missing features: income; unknown features: zip "
+        "(this model takes: age, income, city)"
+    )
+    assert "instances[0].age must be a number (or null), got '30'" in rejected(
+        named.rows, [{"age": "30", "income": 1, "city": "Lyon"}]
+    )
+    assert "instances[0].age must be a number" in rejected(
+        named.rows, [{"age": True, "income": 1, "city": "Lyon"}]
+    )
+    assert "instances[0].city must be text or a number" in rejected(
+        named.rows, [{"age": 1, "income": 1, "city": ["Lyon"]}]
+    )
+    assert "too large" in rejected(named.rows, [{"age": 10**400, "income": 1, "city": "Lyon"}])
