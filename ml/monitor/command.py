@@ -40,11 +40,18 @@ def main(
     ] = None,
     iterations: Annotated[int, typer.Option(min=1, help="Passes to make.")] = 1,
     every: Annotated[float, typer.Option(min=0, help="Seconds between passes.")] = 60.0,
+    retrain_workflow: Annotated[
+        str | None,
+        typer.Option(help="Workflow file to dispatch on drift; default: monitor.retrain_workflow."),
+    ] = None,
 ) -> None:
     """Probe the deployed service, restore it if it fails, and report input drift."""
     from ml.monitor.check import monitor_once
 
     params = load_params(params_path)
+    if retrain_workflow:
+        settings = params.monitor.model_copy(update={"retrain_workflow": retrain_workflow})
+        params = params.model_copy(update={"monitor": settings})
     try:
         deployment = read_json(state_dir / "deployment.json")
     except (OSError, ValueError):
