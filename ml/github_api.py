@@ -7,11 +7,15 @@ from __future__ import annotations
 
 import logging
 import os
-import secrets
+
+# The Actions-file helpers live with the rest of the Actions environment; deploy and monitor
+# reach them through this module.
+from ml.github_env import append_step_summary, write_outputs
 
 log = logging.getLogger(__name__)
 
 DEFAULT_API_URL = "https://api.github.com"
+__all__ = ["append_step_summary", "write_outputs"]
 
 
 def configured() -> bool:
@@ -30,30 +34,6 @@ def repository():
         timeout=30,
     )
     return client.get_repo(os.environ["GITHUB_REPOSITORY"], lazy=True)
-
-
-def append_step_summary(markdown: str) -> bool:
-    path = os.environ.get("GITHUB_STEP_SUMMARY")
-    if not path:
-        return False
-    with open(path, "a", encoding="utf-8") as handle:
-        handle.write(markdown.rstrip("\n") + "\n")
-    return True
-
-
-def write_outputs(values: dict[str, object]) -> bool:
-    """Step outputs in the multi-line form with a random delimiter: no value can end its own
-    entry early and inject another output."""
-    path = os.environ.get("GITHUB_OUTPUT")
-    if not path:
-        return False
-    lines = []
-    for name, value in values.items():
-        delimiter = f"ghadelimiter_{secrets.token_hex(8)}"
-        lines += [f"{name}<<{delimiter}", "" if value is None else str(value), delimiter]
-    with open(path, "a", encoding="utf-8") as handle:
-        handle.write("\n".join(lines) + "\n")
-    return True
 
 
 def comment_on_pulls_of(sha: str, body: str) -> list[int]:

@@ -92,7 +92,7 @@ def append_step_summary(markdown: str) -> bool:
     return True
 
 
-def write_outputs(values: dict[str, str]) -> bool:
+def write_outputs(values: dict[str, object]) -> bool:
     """Set step outputs when GITHUB_OUTPUT is set; True if written.
 
     Each value goes in the multi-line form (`name<<DELIMITER`) with a random delimiter, so no
@@ -104,7 +104,7 @@ def write_outputs(values: dict[str, str]) -> bool:
     lines = []
     for name, value in values.items():
         delimiter = f"ghadelimiter_{secrets.token_hex(8)}"
-        lines += [f"{name}<<{delimiter}", str(value), delimiter]
+        lines += [f"{name}<<{delimiter}", "" if value is None else str(value), delimiter]
     with open(path, "a", encoding="utf-8") as handle:
         handle.write("\n".join(lines) + "\n")
     return True

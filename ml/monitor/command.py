@@ -42,7 +42,7 @@ def main(
     every: Annotated[float, typer.Option(min=0, help="Seconds between passes.")] = 60.0,
     retrain_workflow: Annotated[
         str | None,
-        typer.Option(help="Workflow file to dispatch on drift; default: monitor.retrain_workflow."),
+        typer.Option(help="Workflow dispatched on drift; default: monitor.retrain_workflow."),
     ] = None,
 ) -> None:
     """Probe the deployed service, restore it if it fails, and report input drift."""
