@@ -4,6 +4,7 @@ file that fails to load or verify leaves the current model serving."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import threading
 import time
@@ -121,8 +122,13 @@ def test_swaps_under_concurrent_load_without_a_failed_request(digits_onnx, other
     counts = Counter(load_generator.versions)
     assert set(counts) == {first, second}
     assert sum(counts.values()) > 200
-    # Both workers saw the broken file and kept their model; both loaded each swap.
-    assert 'runwright_model_reloads_total{result="failed"} 2.0' in metrics
-    assert 'runwright_model_reloads_total{result="loaded"} 4.0' in metrics
+    # Workers refused the broken file and kept their model; the swaps were loaded. (Exact counts
+    # vary: a worker may catch the file empty mid-write, or see a swap only after the next one.)
+    assert reloads(metrics, "failed") >= 1 and reloads(metrics, "loaded") >= 2
     assert f'runwright_model_info{{model="digits",version="{first}"}} 1.0' in metrics
     assert f'runwright_model_info{{model="digits",version="{second}"}} 0.0' in metrics
+
+
+def reloads(metrics: str, result: str) -> float:
+    found = re.search(rf'runwright_model_reloads_total{{result="{result}"}} ([\d.]+)', metrics)
+    return float(found.group(1)) if found else 0.0
