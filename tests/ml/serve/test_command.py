@@ -93,7 +93,11 @@ def test_sigterm_stops_every_worker_gracefully(digits_onnx, tmp_path):
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
     assert process.returncode == 0
-    assert output.count("Application shutdown complete.") == 2  # each worker shut down
+    # Every worker that started shut down gracefully. Ready means one worker answers, so SIGTERM
+    # may reach the arbiter before the second has booted: count those started, not 2.
+    started = output.count("Application startup complete.")
+    assert started >= 1
+    assert output.count("Application shutdown complete.") == started
     time.sleep(0.2)
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"{url}/v2/health/live")
