@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,6 +48,7 @@ class Case:
     fails: bool = False  # the last action must fail
     event: dict = field(default_factory=dict)
     params: dict = field(default_factory=dict)  # {section: {key: value}} merged into params.yaml
+    cleanup: Callable[[Path], None] | None = None  # runs after the check, pass or fail
 
 
 # --- checks ----------------------------------------------------------------------------------
@@ -147,6 +149,35 @@ def check_gate_fails(results: list[ActionResult], repo: Path) -> None:
     assert "accuracy" in gate.outputs["reason"] and "0.999" in gate.outputs["reason"]
 
 
+def check_tune(results: list[ActionResult], repo: Path) -> None:
+    tune = results[-1]
+    table = json.loads((repo / tune.outputs["results"]).read_text())
+    trials = table["trials"] if isinstance(table, dict) else table
+    assert len(trials) == 2
+    assert "learning_rate" in (repo / "params.yaml").read_text()
+
+
+def check_deploy_then_monitor(results: list[ActionResult], repo: Path) -> None:
+    _, deploy, monitor = results
+    assert deploy.outputs["status"] == "promoted"
+    assert deploy.outputs["url"] == f"http://127.0.0.1:{SERVE_PORT}"
+    version = deploy.outputs["version"]
+    assert version and deploy.outputs["champion"] == version
+    assert monitor.outputs["healthy"] == "true"
+
+
+def stop_deployment(repo: Path) -> None:
+    run(["python", "-m", "ml", "deploy", "--stop"], repo, tool_env(repo), check=False)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+SERVE_PORT = free_port()
+
 SETUP_INPUTS = {
     "venv": "venv",
     "compile-bytecode": "false",
@@ -226,6 +257,29 @@ CASES = [
         repo="trained",
         params={"gate": {"min_accuracy": 0.999}},
         fails=True,
+    ),
+    Case(
+        "tune",
+        (Call("train"), Call("tune", {"repro": "false"})),
+        needs=("repro", "tune"),
+        check=check_tune,
+        repo="trained",
+        params={
+            "tune": {
+                "trials": 2,
+                "timeout_minutes": 5,
+                "space": {"learning_rate": {"choices": [0.005, 0.01]}},
+            }
+        },
+    ),
+    Case(
+        "deploy-then-monitor",
+        (Call("train"), Call("deploy"), Call("monitor")),
+        needs=("repro", "deploy", "monitor"),
+        check=check_deploy_then_monitor,
+        repo="trained",
+        params={"serve": {"port": SERVE_PORT, "workers": 1}},
+        cleanup=stop_deployment,
     ),
     Case(
         "pull-request-to-default-branch",
@@ -323,6 +377,12 @@ def test_action(case: Case, origin: Path, request: pytest.FixtureRequest, tmp_pa
         if case.params:
             merge_params(repo / "params.yaml", case.params)
         results = run_job(case, repo, tmp_path / "temp")
-    assert [result.failed for result in results[:-1]] == [False] * (len(results) - 1)
-    assert results[-1].failed == case.fails, results[-1].log
-    case.check(results, repo)
+    try:
+        assert [result.failed for result in results[:-1]] == [False] * (len(results) - 1), [
+            result.log for result in results
+        ]
+        assert results[-1].failed == case.fails, results[-1].log
+        case.check(results, repo)
+    finally:
+        if case.cleanup:
+            case.cleanup(repo)
