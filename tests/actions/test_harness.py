@@ -49,6 +49,7 @@ class Case:
     event: dict = field(default_factory=dict)
     params: dict = field(default_factory=dict)  # {section: {key: value}} merged into params.yaml
     cleanup: Callable[[Path], None] | None = None  # runs after the check, pass or fail
+    unless: Callable[[], str | None] | None = None  # a reason to skip on this machine, or None
 
 
 # --- checks ----------------------------------------------------------------------------------
@@ -149,6 +150,12 @@ def check_gate_fails(results: list[ActionResult], repo: Path) -> None:
     assert "accuracy" in gate.outputs["reason"] and "0.999" in gate.outputs["reason"]
 
 
+def check_gpu_required(results: list[ActionResult], repo: Path) -> None:
+    log = results[-1].log
+    assert "a GPU is required but none is usable" in log
+    assert "requirements/gpu.txt" in log  # says what to fix
+
+
 def check_tune(results: list[ActionResult], repo: Path) -> None:
     tune = results[-1]
     table = json.loads((repo / tune.outputs["results"]).read_text())
@@ -191,6 +198,15 @@ CASES = [
         (Call("setup", SETUP_INPUTS),),
         needs=("dvc-remote",),
         check=check_setup,
+    ),
+    Case(
+        # This machine has no GPU: asking setup for the preflight must stop the job, saying why.
+        "setup-gpu-check-without-gpu",
+        (Call("setup", SETUP_INPUTS | {"gpu-check": "true"}),),
+        needs=("dvc-remote", "gpu-check"),
+        check=check_gpu_required,
+        fails=True,
+        unless=lambda: "this machine has an NVIDIA driver" if shutil.which("nvidia-smi") else None,
     ),
     Case(
         "route",
@@ -362,6 +378,8 @@ def test_action(case: Case, origin: Path, request: pytest.FixtureRequest, tmp_pa
     missing = [command for command in case.needs if command not in COMMANDS]
     if missing:
         pytest.skip(f"waits for `ml {' / '.join(missing)}`, not in this build yet")
+    if case.unless and (reason := case.unless()):
+        pytest.skip(reason)
     if case.repo == "base":
         trained = request.getfixturevalue("trained")
         results, repo = trained["results"], trained["repo"]
