@@ -2,31 +2,16 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from typer.testing import CliRunner
 
 from ml.cli import app
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def runner(monkeypatch: pytest.MonkeyPatch) -> Iterator[CliRunner]:
-    # The CLI's callback reconfigures the root logger (basicConfig(force=True)) and sets an
-    # environment variable; undo both so later tests see the process as it was.
-    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2"))
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    yield CliRunner()
-    root.handlers[:] = handlers
-    root.setLevel(level)
 
 
 def test_bad_params_exit_1_with_message_and_no_traceback(tmp_path: Path) -> None:
@@ -50,21 +35,21 @@ def test_bad_params_exit_1_with_message_and_no_traceback(tmp_path: Path) -> None
     assert not (tmp_path / "prepared").exists()
 
 
-def test_prepare_help(runner: CliRunner) -> None:
-    result = runner.invoke(app, ["prepare", "--help"])
+def test_prepare_help(cli: CliRunner) -> None:
+    result = cli.invoke(app, ["prepare", "--help"])
     assert result.exit_code == 0
     assert "--params" in result.output
     assert "--out" in result.output
 
 
-def test_missing_params_file(runner: CliRunner, tmp_path: Path) -> None:
-    result = runner.invoke(app, ["prepare", "--params", str(tmp_path / "nope.yaml")])
+def test_missing_params_file(cli: CliRunner, tmp_path: Path) -> None:
+    result = cli.invoke(app, ["prepare", "--params", str(tmp_path / "nope.yaml")])
     assert result.exit_code == 1
     assert "nope.yaml: file not found" in result.stderr
     assert "Traceback" not in result.output
 
 
-def test_bad_data_exit_1_and_nothing_written(runner: CliRunner, people, tmp_path: Path) -> None:
+def test_bad_data_exit_1_and_nothing_written(cli: CliRunner, people, tmp_path: Path) -> None:
     ages = people["age"].astype(object)
     ages[3] = "old"
     people.assign(age=ages).to_csv(tmp_path / "people.csv", index=False)
@@ -78,18 +63,18 @@ def test_bad_data_exit_1_and_nothing_written(runner: CliRunner, people, tmp_path
         encoding="utf-8",
     )
     out = tmp_path / "prepared"
-    result = runner.invoke(app, ["prepare", "--params", str(params), "--out", str(out)])
+    result = cli.invoke(app, ["prepare", "--params", str(params), "--out", str(out)])
     assert result.exit_code == 1
     assert "column 'age': expected float64 values, found 'old' (rows 3)" in result.stderr
     assert "Traceback" not in result.output
     assert not out.exists()
 
 
-def test_good_params_exit_0_and_write_the_splits(runner: CliRunner, tmp_path: Path) -> None:
+def test_good_params_exit_0_and_write_the_splits(cli: CliRunner, tmp_path: Path) -> None:
     params = tmp_path / "params.yaml"
     params.write_text("prepare:\n  source: {bundled: iris}\n", encoding="utf-8")
     out = tmp_path / "prepared"
-    result = runner.invoke(app, ["prepare", "--params", str(params), "--out", str(out)])
+    result = cli.invoke(app, ["prepare", "--params", str(params), "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert "105 train / 22 validation / 23 test rows, 4 features" in result.stderr
     assert sorted(p.name for p in out.iterdir()) == [
