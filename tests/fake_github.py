@@ -12,12 +12,11 @@ to test 403, 5xx and rate-limit handling.
 
 from __future__ import annotations
 
-import http.server
-import json
 import re
-import threading
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs, urlsplit
+
+from tests.loopback_http import LoopbackServer, read_json, reply
 
 MAX_PER_PAGE = 100  # GitHub's own cap
 LIST = re.compile(r"^/repos/([^/]+)/([^/]+)/issues/(\d+)/comments$")
@@ -32,27 +31,15 @@ class Failure:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-class FakeGitHub:
+class FakeGitHub(LoopbackServer):
     def __init__(self, repository: str = "octo/models", token: str = "test-token"):
+        super().__init__()
         self.repository = repository
         self.token = token
         self.comments: dict[int, list[dict]] = {}  # PR number -> comments, oldest first
         self.requests: list[tuple[str, str]] = []  # (method, path with query)
         self.failures: list[Failure] = []
         self.next_id = 1000
-        self.lock = threading.Lock()
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), self.handler_class())
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
-
-    def __enter__(self) -> FakeGitHub:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.shutdown()
-        self.thread.join()
-        self.server.server_close()
 
     def add_comment(self, number: int, body: str, login: str = "someone") -> dict:
         with self.lock:
@@ -73,28 +60,9 @@ class FakeGitHub:
     def count(self, method: str) -> int:
         return sum(1 for seen, _ in self.requests if seen == method)
 
-    def handler_class(self):
-        fake = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: object) -> None:
-                pass  # keep pytest's output clean
-
-            def do_GET(self) -> None:
-                fake.handle(self, "GET")
-
-            def do_POST(self) -> None:
-                fake.handle(self, "POST")
-
-            def do_PATCH(self) -> None:
-                fake.handle(self, "PATCH")
-
-        return Handler
-
     def handle(self, request, method: str) -> None:
         self.requests.append((method, request.path))
-        length = int(request.headers.get("Content-Length") or 0)
-        payload = json.loads(request.rfile.read(length) or b"{}") if length else {}
+        payload = read_json(request)
         if request.headers.get("Authorization") not in (f"token {self.token}",):
             return reply(request, 401, {"message": "Bad credentials"})
         failure = next((f for f in self.failures if f.method == method), None)
@@ -126,14 +94,3 @@ class FakeGitHub:
             base = f"{self.url}/repos/{self.repository}/issues/{number}/comments"
             headers["Link"] = f'<{base}?per_page={per_page}&page={page + 1}>; rel="next"'
         reply(request, 200, items, headers)
-
-
-def reply(request, status: int, body: object, headers: dict[str, str] | None = None) -> None:
-    data = json.dumps(body).encode()
-    request.send_response(status)
-    request.send_header("Content-Type", "application/json; charset=utf-8")
-    request.send_header("Content-Length", str(len(data)))
-    for name, value in (headers or {}).items():
-        request.send_header(name, value)
-    request.end_headers()
-    request.wfile.write(data)

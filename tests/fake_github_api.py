@@ -16,15 +16,15 @@ Objects carry the `url` fields PyGithub follows, pointing back at this server.
 
 from __future__ import annotations
 
-import http.server
-import json
 import re
-import threading
 from urllib.parse import parse_qs, urlsplit
 
+from tests.loopback_http import LoopbackServer, read_json, reply
 
-class FakeGitHub:
+
+class FakeGitHub(LoopbackServer):
     def __init__(self, repository: str = "octo/models", token: str = "test-token") -> None:
+        super().__init__()
         self.repository = repository
         self.token = token
         self.pulls_by_sha: dict[str, list[int]] = {}
@@ -34,20 +34,7 @@ class FakeGitHub:
         self.dispatches: list[dict] = []
         self.requests: list[tuple[str, str]] = []
         self.next_number = 100
-        self.lock = threading.Lock()
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), self.handler_class())
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.repo_url = f"{self.url}/repos/{repository}"
-        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
-
-    def __enter__(self) -> FakeGitHub:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.thread.join()
-        self.server.server_close()
 
     def environment(self, sha: str = "a" * 40) -> dict[str, str]:
         return {
@@ -72,27 +59,8 @@ class FakeGitHub:
     def issue(self, number: int) -> dict:
         return self.issues[number] | {"number": number, "url": f"{self.repo_url}/issues/{number}"}
 
-    def handler_class(self):
-        fake = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: object) -> None:
-                pass  # keep pytest's output clean
-
-            def do_GET(self) -> None:
-                fake.handle(self, "GET")
-
-            def do_POST(self) -> None:
-                fake.handle(self, "POST")
-
-            def do_PATCH(self) -> None:
-                fake.handle(self, "PATCH")
-
-        return Handler
-
     def handle(self, request, method: str) -> None:
-        length = int(request.headers.get("Content-Length") or 0)
-        payload = json.loads(request.rfile.read(length)) if length else {}
+        payload = read_json(request)
         url = urlsplit(request.path)
         with self.lock:
             self.requests.append((method, request.path))
@@ -145,12 +113,3 @@ class FakeGitHub:
             self.dispatches.append({"workflow": match[1]} | payload)
             return 204, None
         return 404, {"message": "Not Found"}
-
-
-def reply(request, status: int, body: object) -> None:
-    data = b"" if body is None else json.dumps(body).encode()
-    request.send_response(status)
-    request.send_header("Content-Type", "application/json; charset=utf-8")
-    request.send_header("Content-Length", str(len(data)))
-    request.end_headers()
-    request.wfile.write(data)
