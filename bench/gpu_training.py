@@ -1,7 +1,7 @@
 """GPU training: step time on the GPU against the CPU, the mixed-precision speed-up, and GPU
 utilisation while training.
 
-The model is the kit's own CNN (ml.models.build_model, fed by ml.devices.make_dataset) made
+The model is the kit's own CNN (ml.models.build_model, fed by ml.gpu.devices.make_dataset) made
 wider, filters [64, 128, 256] and 512 dense units, trained on the bundled digits upscaled from
 8x8 to --size pixels, so that one step does enough work to keep a GPU busy. Each configuration
 trains in its own process, in a temporary clone of the repository:
@@ -64,7 +64,7 @@ def upscaled_digits(size: int):
 def measure(config: str, size: int, batch: int, steps: int) -> dict:
     """In the worker process: milliseconds per step, and the utilisation samples."""
     from ml.config import GpuParams, TrainParams
-    from ml.devices import make_dataset
+    from ml.gpu.devices import make_dataset
     from ml.models import build_model
 
     params = TrainParams(

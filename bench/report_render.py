@@ -62,11 +62,12 @@ def inside(clone: Path):
 
 
 def cases(clone: Path, env: dict) -> dict:
-    from ml import charts, report
-    from ml.compare import compare
     from ml.io import write_text
-    from ml.report_markdown import render
-    from ml.results import ResultPaths
+    from ml.report import charts
+    from ml.report import command as report
+    from ml.report.markdown import render
+    from ml.results.compare import compare
+    from ml.results.run import ResultPaths
 
     paths = ResultPaths()
     loaded = report.build_inputs(paths, "HEAD~1")

@@ -30,15 +30,15 @@ COMMANDS = {
     "deploy": "ml.deploy.command",
     "monitor": "ml.monitor.command",
     "gate": "ml.gate",
-    "report": "ml.report",
-    "tune": "ml.tune",
-    "gpu-check": "ml.gpu_check",
+    "report": "ml.report.command",
+    "tune": "ml.tune.command",
+    "gpu-check": "ml.gpu.check",
     "route": "ml.route",
-    "overrides": "ml.overrides",
-    "repro": "ml.repro",
-    "experiment": "ml.experiment",
-    "pull-request": "ml.pull_request",
-    "dvc-remote": "ml.dvc_remote",
+    "overrides": "ml.pipeline.overrides",
+    "repro": "ml.pipeline.repro",
+    "experiment": "ml.pipeline.experiment",
+    "pull-request": "ml.github.pull_request",
+    "dvc-remote": "ml.pipeline.remote",
 }
 
 

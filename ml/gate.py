@@ -12,11 +12,12 @@ from typing import Annotated
 
 import typer
 
-from ml import github_env, revisions
-from ml.compare import primary_metric
 from ml.config import HIGHER_IS_BETTER, GateParams, load_params
 from ml.errors import UserError
-from ml.results import ResultPaths, commit_reader, load_results, working_tree_reader
+from ml.github import env as github_env
+from ml.results import revisions
+from ml.results.compare import primary_metric
+from ml.results.run import ResultPaths, commit_reader, load_results, working_tree_reader
 
 log = logging.getLogger(__name__)
 

@@ -10,10 +10,10 @@ import numpy as np
 import pandas as pd
 import typer
 
-from ml import features, schema
 from ml.config import PrepareParams, load_params
+from ml.data import features, schema
+from ml.data.sources import DIGITS_MAX, DataError, RawData, load_source
 from ml.io import atomic_dir, write_json
-from ml.sources import DIGITS_MAX, DataError, RawData, load_source
 
 log = logging.getLogger(__name__)
 

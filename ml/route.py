@@ -17,9 +17,10 @@ from typing import Annotated
 
 import typer
 
-from ml import github_env, overrides
 from ml.config import Params, PrepareParams, Runner
+from ml.github import env as github_env
 from ml.io import read_json
+from ml.pipeline import overrides
 
 log = logging.getLogger(__name__)
 

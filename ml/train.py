@@ -33,8 +33,9 @@ def train(
     history_path: Path,
     checkpoint_dir: Path,
 ) -> dict:
-    from ml import devices, models, provenance, tracking
+    from ml import models, provenance, tracking
     from ml.checkpoint import ResumableTraining
+    from ml.gpu import devices
 
     settings = params.train
     dataset = read_json(data_dir / "dataset.json")

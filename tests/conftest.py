@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.paths import REPO_ROOT
+
 # What a user's repository needs to run the pipeline (the package is run with `python -m ml`).
 PIPELINE_FILES = (
     "ml",
@@ -35,7 +36,7 @@ TINY_TRAIN = {
 
 def tiny_params(**train_overrides) -> dict:
     """The shipped params.yaml with a CNN small enough to train in about a second."""
-    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    params = yaml.safe_load((REPO_ROOT / "params.yaml").read_text())
     params["train"].update(TINY_TRAIN | train_overrides)
     return params
 
@@ -66,7 +67,7 @@ def make_pipeline_repo(path: Path, params: dict) -> tuple[Path, dict]:
     """A fresh Git repository with the kit's pipeline and `params`, committed."""
     path.mkdir(parents=True, exist_ok=True)
     for name in PIPELINE_FILES:
-        source = ROOT / name
+        source = REPO_ROOT / name
         target = path / name
         target.parent.mkdir(parents=True, exist_ok=True)
         if source.is_dir():

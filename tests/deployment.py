@@ -13,7 +13,8 @@ from pathlib import Path
 import yaml
 
 from tests.conftest import run, tool_env
-from tests.serving import ROOT, free_port, linear_model
+from tests.paths import REPO_ROOT
+from tests.serving import free_port, linear_model
 
 
 @dataclasses.dataclass
@@ -42,7 +43,7 @@ def sha12(path: Path) -> str:
 
 
 def deploy_params(path: Path, port: int) -> Path:
-    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    params = yaml.safe_load((REPO_ROOT / "params.yaml").read_text())
     params["serve"] = {
         "model_name": "digits",
         "port": port,

@@ -1,5 +1,5 @@
 """A stand-in for the GitHub REST API: the one fake in the test suite, because GitHub itself
-cannot be reached from tests. It serves exactly the endpoints `ml.comment` calls through
+cannot be reached from tests. It serves exactly the endpoints `ml.report.comment` calls through
 PyGithub, on 127.0.0.1, and tests point GITHUB_API_URL at it:
 
     GET   /repos/{owner}/{repo}/issues/{number}/comments?per_page=&page=   (Link: rel="next")

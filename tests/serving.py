@@ -26,8 +26,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from ml import onnx_model, reference
 from ml.io import load_split, read_json
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.paths import REPO_ROOT
 
 
 def linear_model(prepared: Path, path: Path, *, weight_scale: float = 1.0) -> Path:
@@ -149,7 +148,7 @@ def running_service(
     command += ["--port", str(port), "--workers", str(workers), *extra]
     with open(log, "ab") as output:
         process = subprocess.Popen(
-            command, cwd=ROOT, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
+            command, cwd=REPO_ROOT, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
         )
     url = f"http://127.0.0.1:{port}"
     try:

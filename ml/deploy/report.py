@@ -10,7 +10,7 @@ import os
 import time
 from pathlib import Path
 
-from ml import github_api
+from ml.github import client as github_api
 from ml.io import write_json
 
 log = logging.getLogger("ml.deploy")

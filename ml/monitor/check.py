@@ -6,9 +6,9 @@ import logging
 import time
 from pathlib import Path
 
-from ml import github_api
 from ml.config import Params
 from ml.errors import UserError
+from ml.github import client as github_api
 from ml.io import write_json, write_text
 from ml.monitor import drift
 from ml.monitor.probe import probe

@@ -1,5 +1,5 @@
 """Named tabular features -> the model's input row, following the encoding stored at training
-time (metadata["encoding"], written by ml/features.py): numeric values as they are, categories
+time (metadata["encoding"], written by ml/data/features.py): numeric values as they are, categories
 one-hot, null replaced by the training fill value, unseen categories as all zeros."""
 
 from __future__ import annotations

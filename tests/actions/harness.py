@@ -19,9 +19,9 @@ from pathlib import Path
 import yaml
 
 from tests.actions.expressions import as_string, condition, context_lookup, substitute
+from tests.paths import REPO_ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
-ACTIONS = ROOT / "actions"
+ACTIONS = REPO_ROOT / "actions"
 STEP_TIMEOUT_S = 600
 DELIMITED = re.compile(r"^([\w-]+)<<(.+)$")
 

@@ -4,30 +4,30 @@ scripts/action_docs.py (`make action-docs` rewrites them)."""
 from __future__ import annotations
 
 import importlib.util
-from pathlib import Path
 
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
-spec = importlib.util.spec_from_file_location("action_docs", ROOT / "scripts/action_docs.py")
+from tests.paths import REPO_ROOT
+
+spec = importlib.util.spec_from_file_location("action_docs", REPO_ROOT / "scripts/action_docs.py")
 action_docs = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(action_docs)
-NAMES = sorted(path.parent.name for path in (ROOT / "actions").glob("*/action.yml"))
+NAMES = sorted(path.parent.name for path in (REPO_ROOT / "actions").glob("*/action.yml"))
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_readme_tables_match_action_yml(name: str) -> None:
-    readme = (ROOT / "actions" / name / "README.md").read_text()
-    action = yaml.safe_load((ROOT / "actions" / name / "action.yml").read_text())
+    readme = (REPO_ROOT / "actions" / name / "README.md").read_text()
+    action = yaml.safe_load((REPO_ROOT / "actions" / name / "action.yml").read_text())
     assert action_docs.render(readme, name, action) == readme, "run `make action-docs`"
     for key in action.get("inputs") or {}:
         assert f"| `{key}` |" in readme
 
 
 def test_a_changed_input_makes_the_readme_stale() -> None:
-    readme = (ROOT / "actions/route/README.md").read_text()
-    action = yaml.safe_load((ROOT / "actions/route/action.yml").read_text())
+    readme = (REPO_ROOT / "actions/route/README.md").read_text()
+    action = yaml.safe_load((REPO_ROOT / "actions/route/action.yml").read_text())
     action["inputs"]["params"]["description"] = "Another description of the params file."
     rendered = action_docs.render(readme, "route", action)
     assert rendered != readme and "Another description of the params file." in rendered

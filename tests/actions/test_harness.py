@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from ml.cli import COMMANDS
-from ml.report_markdown import MARKER
+from ml.report.markdown import MARKER
 from tests.actions.harness import ActionResult, Runner, run_action
 from tests.conftest import make_pipeline_repo, run, tiny_params, tool_env
 from tests.fake_github_pulls import FakeGitHub, serve

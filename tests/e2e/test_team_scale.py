@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, make_pipeline_repo, run, tiny_params
+from tests.conftest import make_pipeline_repo, run, tiny_params
+from tests.paths import REPO_ROOT
 
 pytestmark = [
     pytest.mark.e2e,
@@ -67,7 +68,7 @@ def mlflow_server():
     log = base / "server.log"
     with log.open("w") as output:
         server = subprocess.Popen(
-            ["bash", str(ROOT / "scripts/mlflow-server.sh"), str(base / "server")],
+            ["bash", str(REPO_ROOT / "scripts/mlflow-server.sh"), str(base / "server")],
             env=env,
             stdout=output,
             stderr=subprocess.STDOUT,

@@ -10,8 +10,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from ml.cli import app
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from tests.paths import REPO_ROOT
 
 
 def test_bad_params_exit_1_with_message_and_no_traceback(tmp_path: Path) -> None:

@@ -15,8 +15,7 @@ from ml.config import (
     section_hash,
 )
 from ml.errors import UserError
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from tests.paths import REPO_ROOT
 
 CSV_SOURCE = {
     "source": {"path": "data/raw/people.csv"},

@@ -15,8 +15,7 @@ import pytest
 from ml.config import GateParams
 from ml.gate import check_gate
 from tests.ml.conftest import GitRepo, read_outputs
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from tests.paths import REPO_ROOT
 
 
 def classification(accuracy: float, f1: float = 0.9) -> dict:

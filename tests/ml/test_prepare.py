@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 
 from ml.config import PrepareParams
+from ml.data.sources import DataError
 from ml.io import load_split, read_json
 from ml.prepare import SPLITS, class_labels, minimum_rows_per_class, prepare
-from ml.sources import DataError
 
 
 def load_all(out: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:

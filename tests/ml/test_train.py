@@ -12,9 +12,9 @@ import pytest
 import tensorflow as tf
 from onnx import TensorProto
 
-from ml import devices
 from ml.config import ExportParams, parse_params
 from ml.export import export
+from ml.gpu import devices
 from ml.onnx_model import read_metadata
 from ml.train import train
 from tests.conftest import tiny_params

@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
-RUNNERS = ROOT / "runners"
+from tests.paths import REPO_ROOT
+
+RUNNERS = REPO_ROOT / "runners"
 VENV_BIN = Path(sys.executable).parent
 
 
@@ -35,7 +36,9 @@ def test_gpu_image_passes_hadolint():
 
 
 def test_shell_scripts_pass_shellcheck():
-    scripts = sorted([*RUNNERS.glob("*.sh"), *(ROOT / "scripts").glob("*.sh"), ROOT / ".ci/run"])
+    scripts = sorted(
+        [*RUNNERS.glob("*.sh"), *(REPO_ROOT / "scripts").glob("*.sh"), REPO_ROOT / ".ci/run"]
+    )
     assert RUNNERS / "register.sh" in scripts
     result = subprocess.run(
         [tool("shellcheck"), *map(str, scripts)], capture_output=True, text=True

@@ -9,10 +9,11 @@ from pathlib import Path
 
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
-WORKFLOWS = ROOT / ".github/workflows"
-ACTIONS = ROOT / "actions"
-CONSUMER = ROOT / "examples/consumer"
+from tests.paths import REPO_ROOT
+
+WORKFLOWS = REPO_ROOT / ".github/workflows"
+ACTIONS = REPO_ROOT / "actions"
+CONSUMER = REPO_ROOT / "examples/consumer"
 # The name other repositories call the kit by (docs/adopting.md).
 KIT_REPOSITORY = "runwright/runwright"
 KIT_CHECKOUT = ".runwright-kit"
@@ -28,7 +29,9 @@ class YamlFile:
     @property
     def name(self) -> str:
         return (
-            str(self.path.relative_to(ROOT)) if self.path.is_relative_to(ROOT) else str(self.path)
+            str(self.path.relative_to(REPO_ROOT))
+            if self.path.is_relative_to(REPO_ROOT)
+            else str(self.path)
         )
 
     @property

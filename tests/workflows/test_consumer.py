@@ -13,7 +13,8 @@ import yaml
 from ml.config import load_params
 from ml.route import count_rows, decide
 from tests.conftest import run, tool_env
-from tests.workflows.kit_files import CONSUMER, ROOT, kit_workflows, workflows
+from tests.paths import REPO_ROOT
+from tests.workflows.kit_files import CONSUMER, kit_workflows, workflows
 
 
 def stages(path: Path) -> dict:
@@ -27,7 +28,7 @@ def test_params_pass_the_kit_schema_and_route_to_a_github_hosted_runner(tmp_path
 
 
 def test_pipeline_runs_the_kits_commands() -> None:
-    kit, consumer = stages(ROOT / "dvc.yaml"), stages(CONSUMER / "dvc.yaml")
+    kit, consumer = stages(REPO_ROOT / "dvc.yaml"), stages(CONSUMER / "dvc.yaml")
     assert list(consumer) == list(kit)
     for name, stage in consumer.items():
         assert stage["cmd"] == kit[name]["cmd"], name

@@ -14,11 +14,11 @@ from typer.main import get_command
 
 from ml.cli import COMMANDS, app
 from ml.config import Params
+from tests.paths import REPO_ROOT
 from tests.workflows import rules
 from tests.workflows.kit_files import (
     KIT_CHECKOUT,
     KIT_REPOSITORY,
-    ROOT,
     WORKFLOWS,
     YamlFile,
     actions,
@@ -272,7 +272,7 @@ def test_actions_call_existing_ml_commands_with_existing_options(name: str) -> N
 
 
 def test_dvc_stages_are_ml_commands_with_their_own_params_section() -> None:
-    stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+    stages = yaml.safe_load((REPO_ROOT / "dvc.yaml").read_text())["stages"]
     for name, stage in stages.items():
         assert stage["cmd"].split()[:4] == ["python", "-m", "ml", name], name
         assert name in COMMANDS, f"stage {name} has no `ml {name}` command"
@@ -282,6 +282,6 @@ def test_dvc_stages_are_ml_commands_with_their_own_params_section() -> None:
 
 
 def test_params_sections_are_known_to_the_schema() -> None:
-    raw = yaml.safe_load((ROOT / "params.yaml").read_text())
+    raw = yaml.safe_load((REPO_ROOT / "params.yaml").read_text())
     assert set(raw) <= set(Params.model_fields)
     assert "route" in raw

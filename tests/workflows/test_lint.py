@@ -10,11 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.workflows.kit_files import ACTIONS, CONSUMER, ROOT, WORKFLOWS
+from tests.paths import REPO_ROOT
+from tests.workflows.kit_files import ACTIONS, CONSUMER, WORKFLOWS
 
 BIN = Path(sys.executable).parent
 TARGETS = [
-    (ROOT / ".github/zizmor.yml", [WORKFLOWS, ACTIONS]),
+    (REPO_ROOT / ".github/zizmor.yml", [WORKFLOWS, ACTIONS]),
     (CONSUMER / ".github/zizmor.yml", [CONSUMER / ".github/workflows"]),
 ]
 BAD_WORKFLOW = """\
@@ -50,7 +51,7 @@ def test_zizmor_finds_nothing(config: Path, paths: list[Path]) -> None:
 
 def test_zizmor_catches_injection_and_unpinned_actions(tmp_path: Path) -> None:
     (tmp_path / "bad.yml").write_text(BAD_WORKFLOW)
-    result = zizmor(ROOT / ".github/zizmor.yml", [tmp_path / "bad.yml"])
+    result = zizmor(REPO_ROOT / ".github/zizmor.yml", [tmp_path / "bad.yml"])
     assert result.returncode != 0
     assert "template-injection" in result.stdout and "unpinned-uses" in result.stdout
 

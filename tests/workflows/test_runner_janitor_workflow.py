@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
-WORKFLOW = ROOT / ".github/workflows/runner-janitor.yml"
+from tests.paths import REPO_ROOT
+
+WORKFLOW = REPO_ROOT / ".github/workflows/runner-janitor.yml"
 VENV_BIN = Path(sys.executable).parent
 
 
@@ -53,7 +54,7 @@ def test_least_privilege_pinned_and_bounded():
         assert re.search(r"# v\d+\.\d+\.\d+", comment), action
     for step in job["steps"]:
         assert "${{" not in step.get("run", ""), step  # values reach shell through env only
-    assert "python -m ml.runner_janitor" in text
+    assert "python -m ml.github.janitor" in text
     # Runner administration needs the App; the job's own token could not do it anyway.
     assert "secrets.RUNNER_ADMIN_APP_PRIVATE_KEY" in text
     assert "secrets.GITHUB_TOKEN" not in text and "github.token" not in text

@@ -17,7 +17,8 @@ import pytest
 from ml.config import parse_params
 from ml.deploy.docker import DockerError, DockerTarget
 from ml.deploy.registry import RegisteredModel
-from tests.serving import ROOT, free_port, wait_ready
+from tests.paths import REPO_ROOT
+from tests.serving import free_port, wait_ready
 
 HADOLINT = Path(sys.executable).parent / "hadolint"
 
@@ -34,7 +35,7 @@ def docker_daemon() -> str | None:
 
 def test_dockerfile_passes_hadolint():
     result = subprocess.run(
-        [str(HADOLINT), "--no-color", "Dockerfile"], cwd=ROOT, capture_output=True, text=True
+        [str(HADOLINT), "--no-color", "Dockerfile"], cwd=REPO_ROOT, capture_output=True, text=True
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout == ""
@@ -42,7 +43,7 @@ def test_dockerfile_passes_hadolint():
 
 def image_files() -> list[str]:
     """The sources of the final stage's COPY lines (relative to the build context)."""
-    copies = re.findall(r"^COPY (?!--from)(.+) \S+$", (ROOT / "Dockerfile").read_text(), re.M)
+    copies = re.findall(r"^COPY (?!--from)(.+) \S+$", (REPO_ROOT / "Dockerfile").read_text(), re.M)
     return [source for line in copies for source in line.split()]
 
 
@@ -51,13 +52,13 @@ def test_the_files_the_image_copies_are_enough_to_serve(digits_onnx, tmp_path):
     for source in image_files():
         if source.startswith(("ml/", "ml\\")):
             target = app / source
-            if (ROOT / source).is_dir():
+            if (REPO_ROOT / source).is_dir():
                 shutil.copytree(
-                    ROOT / source, target, ignore=shutil.ignore_patterns("__pycache__")
+                    REPO_ROOT / source, target, ignore=shutil.ignore_patterns("__pycache__")
                 )
             else:
                 target.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(ROOT / source, target)
+                shutil.copy2(REPO_ROOT / source, target)
     assert sorted(p.name for p in (app / "ml").iterdir()) == [
         "__init__.py",
         "config.py",
@@ -85,7 +86,7 @@ def test_docker_target_without_a_daemon_fails_clearly(tmp_path):
     if reason is None:
         pytest.skip("a Docker daemon answers here; the build test below covers the target")
     params = parse_params({"serve": {"model_name": "digits"}})
-    target = DockerTarget(tmp_path, params, ROOT / "params.yaml", context=ROOT)
+    target = DockerTarget(tmp_path, params, REPO_ROOT / "params.yaml", context=REPO_ROOT)
     model = RegisteredModel("digits", "1", "0" * 64, tmp_path / "model.onnx", "file:///m")
     with pytest.raises(DockerError, match=r"docker is not installed|`docker info` failed"):
         target.deploy(model, timeout=5)
@@ -96,10 +97,10 @@ def test_image_builds_and_serves(digits_onnx, tmp_path):
     reason = docker_daemon()
     if reason:
         pytest.skip(reason)
-    if not any((ROOT / "build/wheelhouse").glob("*.whl")):
+    if not any((REPO_ROOT / "build/wheelhouse").glob("*.whl")):
         pytest.skip("build/wheelhouse is empty: run `make wheelhouse` first")
     tag = "runwright-serve:test"
-    subprocess.run(["docker", "build", "-t", tag, str(ROOT)], check=True, timeout=900)
+    subprocess.run(["docker", "build", "-t", tag, str(REPO_ROOT)], check=True, timeout=900)
     models = tmp_path / "models"
     models.mkdir()
     shutil.copy(digits_onnx, models / "model.onnx")

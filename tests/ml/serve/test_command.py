@@ -14,7 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.serving import ROOT, free_port, wait_ready, write_serve_params
+from tests.paths import REPO_ROOT
+from tests.serving import free_port, wait_ready, write_serve_params
 
 TRAINING_STACK = {"tensorflow", "keras", "pandas", "sklearn", "mlflow", "onnx", "tf2onnx", "dvc"}
 
@@ -22,7 +23,7 @@ TRAINING_STACK = {"tensorflow", "keras", "pandas", "sklearn", "mlflow", "onnx", 
 def serve(*args: str, **kwargs) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "ml.serve", *args],
-        cwd=ROOT,
+        cwd=REPO_ROOT,
         capture_output=True,
         text=True,
         timeout=60,
@@ -43,7 +44,7 @@ def test_bad_serve_params_name_the_key(tmp_path, digits_onnx):
     params = write_serve_params(tmp_path / "params.yaml", workers=0)
     result = subprocess.run(
         [sys.executable, "-m", "ml", "serve", "--model", str(digits_onnx), "--params", params],
-        cwd=ROOT,
+        cwd=REPO_ROOT,
         capture_output=True,
         text=True,
         timeout=60,
@@ -63,7 +64,7 @@ create_app(settings_for(ServeParams(), Path({str(digits_onnx)!r}), None))
 print(json.dumps(sorted({{name.split('.')[0] for name in sys.modules}})))
 """
     result = subprocess.run(
-        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60
+        [sys.executable, "-c", script], cwd=REPO_ROOT, capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0, result.stderr
     loaded = set(json.loads(result.stdout))
@@ -77,7 +78,7 @@ def test_sigterm_stops_every_worker_gracefully(digits_onnx, tmp_path):
     params = write_serve_params(tmp_path / "params.yaml", port=port, workers=2)
     process = subprocess.Popen(
         [sys.executable, "-m", "ml.serve", "--model", str(digits_onnx), "--params", str(params)],
-        cwd=ROOT,
+        cwd=REPO_ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -111,7 +112,7 @@ def test_ml_serve_hands_over_to_a_fresh_interpreter(digits_onnx, tmp_path):
     params = write_serve_params(tmp_path / "params.yaml", port=port, workers=1)
     process = subprocess.Popen(
         [sys.executable, "-m", "ml", "serve", "--model", str(digits_onnx), "--params", params],
-        cwd=ROOT,
+        cwd=REPO_ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,

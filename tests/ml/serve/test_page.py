@@ -9,12 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.serving import ROOT, running_service, write_serve_params
+from tests.paths import REPO_ROOT
+from tests.serving import running_service, write_serve_params
 
 pytestmark = pytest.mark.e2e
 
 CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = ROOT / "test-artifacts"
+ARTIFACTS = REPO_ROOT / "test-artifacts"
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--headless",

@@ -1,0 +1,158 @@
+"""Report sections drawn as tables: the model, confusion matrix, ONNX checks, the architecture
+search's trials, and the reproducibility footer."""
+
+from __future__ import annotations
+
+import json
+
+from ml.config import ParamsError, parse_params
+from ml.results.run import RunResults, confusion_matrix
+
+FULL_MATRIX_CLASSES = 20  # above this the matrix is too wide for a comment: list top confusions
+TUNE_ROWS = 10
+
+
+def describe_model(head: RunResults) -> str:
+    """'cnn (filters [32, 64], ...; learning rate 0.002) · MLflow run `abc`' from the params."""
+    try:
+        train = parse_params(head.params or {}).train
+    except ParamsError:
+        return "unknown (params.yaml is not valid)"
+    if train.model == "cnn":
+        shape = (
+            f"filters {train.cnn.filters}, kernel {train.cnn.kernel_size}, "
+            f"dense {train.cnn.dense_units}, dropout {train.cnn.dropout_rate:g}"
+        )
+    else:
+        shape = f"units {train.mlp.units}, dropout {train.mlp.dropout_rate:g}"
+    text = f"**{train.model}** ({shape}; learning rate {train.learning_rate:g})"
+    run_id = (head.train or {}).get("mlflow_run_id")
+    if run_id:
+        text += f" · MLflow run `{run_id[:12]}`"
+    best = (head.tune or {}).get("best")
+    if best:
+        text += f" · best of {len(head.tune['trials'])} search trials (trial {best['number']})"
+    return text
+
+
+def confusion_section(head: RunResults) -> list[str]:
+    if head.task != "classification" or not head.predictions:
+        return []
+    labels, counts = confusion_matrix(head)
+    title = "### Confusion matrix (test set; rows: actual, columns: predicted)"
+    if len(labels) > FULL_MATRIX_CLASSES:
+        return [title, "", *top_confusions(labels, counts), ""]
+    lines = [
+        "| actual ╲ predicted | " + " | ".join(f"`{label}`" for label in labels) + " |",
+        "|---" + "|--:" * len(labels) + "|",
+    ]
+    for i, label in enumerate(labels):
+        cells = [
+            f"**{n}**" if i == j else ("·" if n == 0 else str(n)) for j, n in enumerate(counts[i])
+        ]
+        lines.append(f"| `{label}` | " + " | ".join(cells) + " |")
+    return [title, "", *lines, "", *per_class(head), ""]
+
+
+def cell(count: int, diagonal: bool) -> str:
+    if diagonal:
+        return f"**{count}**"
+    return "·" if count == 0 else str(count)  # a dot keeps the few mistakes easy to spot
+
+
+def top_confusions(labels: list[str], counts: list[list[int]], limit: int = 15) -> list[str]:
+    mistakes = sorted(
+        ((n, labels[i], labels[j]) for i, row in enumerate(counts) for j, n in enumerate(row)),
+        reverse=True,
+    )
+    mistakes = [m for m in mistakes if m[0] and m[1] != m[2]][:limit]
+    lines = [f"{len(labels)} classes; the most frequent mistakes:", ""]
+    lines += ["| actual | predicted | rows |", "|---|---|--:|"]
+    return lines + [f"| `{a}` | `{p}` | {n} |" for n, a, p in mistakes]
+
+
+def per_class(head: RunResults) -> list[str]:
+    classes = (head.evaluate or {}).get("per_class") or {}
+    if not classes:
+        return []
+    lines = ["<details><summary>Per-class precision and recall</summary>", ""]
+    lines += ["| class | precision | recall | support |", "|---|--:|--:|--:|"]
+    for label, row in classes.items():
+        lines.append(
+            f"| `{label}` | {row['precision']:.4f} | {row['recall']:.4f} | {row['support']} |"
+        )
+    return [*lines, "", "</details>"]
+
+
+def onnx_section(head: dict | None, base: dict | None) -> list[str]:
+    title = "### ONNX model"
+    if not head:
+        return [title, "", "Not exported (no `metrics/export.json`).", ""]
+    base = base or {}
+
+    def verified(report: dict) -> str:
+        if not report:
+            return "—"
+        mark = "✅" if report.get("verified") else "❌"
+        return (
+            f"{mark} {report.get('test_rows')} test rows, max abs diff "
+            f"{report.get('max_abs_diff', float('nan')):.1e}, {report.get('label_flips')} flips"
+        )
+
+    def size(report: dict) -> str:
+        return f"{report['size_bytes'] / 1024:.1f} KiB" if "size_bytes" in report else "—"
+
+    def latency(report: dict, key: str) -> str:
+        value = (report.get("latency") or {}).get(key)
+        return "—" if value is None else f"{value:.3f} ms"
+
+    rows = [
+        ("matches Keras", verified(head), verified(base)),
+        ("size", size(head), size(base)),
+        ("latency, 1 row (p50)", *(latency(r, "single_row_p50_ms") for r in (head, base))),
+        ("latency, 1 row (p99)", *(latency(r, "single_row_p99_ms") for r in (head, base))),
+        ("latency, batch of 256", *(latency(r, "batch_256_ms") for r in (head, base))),
+    ]
+    lines = ["| | this PR | base |", "|---|---|---|"]
+    lines += [f"| {name} | {now} | {before} |" for name, now, before in rows]
+    return [title, "", *lines, ""]
+
+
+def tune_section(tune: dict | None) -> list[str]:
+    if not tune or not tune.get("trials"):
+        return []
+    trials = tune["trials"]
+    metric = tune["metric"]
+    lines = [
+        f"### Architecture search: {len(trials)} trials, best by {metric} ({tune['direction']})",
+        "",
+        f"| rank | trial | state | {metric} | epochs | seconds | settings |",
+        "|--:|--:|---|--:|--:|--:|---|",
+    ]
+    for row in trials[:TUNE_ROWS]:
+        value = "—" if row.get("value") is None else f"{row['value']:.4f}"
+        settings = ", ".join(f"`{k}={json.dumps(v)}`" for k, v in row["overrides"].items())
+        lines.append(
+            f"| {row['rank']} | {row['number']} | {row['state']} | {value} | "
+            f"{row.get('epochs', '—')} | {row.get('seconds', '—')} | {settings or '(as is)'} |"
+        )
+    if len(trials) > TUNE_ROWS:
+        lines.append(f"\n{len(trials) - TUNE_ROWS} more trials in `metrics/tune.json`.")
+    return [*lines, ""]
+
+
+def footer(head_commit: str | None, head: RunResults, environment: dict) -> list[str]:
+    rows = [
+        ("git commit", head_commit),
+        ("PR head commit", environment.get("pr_head")),
+        ("dvc.lock sha256", environment.get("dvc_lock_sha256")),
+        ("MLflow run", (head.train or {}).get("mlflow_run_id")),
+        ("runner", environment.get("runner")),
+        ("GPU", environment.get("gpu") or "none"),
+    ]
+    rows += sorted((environment.get("versions") or {}).items())
+    lines = ["<details><summary>Reproduce this run</summary>", "", "| | |", "|---|---|"]
+    lines += [f"| {name} | `{value}` |" for name, value in rows if value]
+    checkout = f"git checkout {head_commit}\n" if head_commit else ""
+    lines += ["", "```sh", f"{checkout}dvc repro", "```", "", "</details>"]
+    return lines

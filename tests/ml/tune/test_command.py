@@ -1,0 +1,224 @@
+"""The architecture search: sampling, the study's identity, params written back with comments,
+and a real Optuna study on the digits data with nested MLflow runs, pruning and resuming."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import optuna
+import pytest
+import yaml
+
+from ml.config import ParamsError, TrainParams, parse_params
+from ml.errors import UserError
+from ml.tune import command as tune
+from ml.tune import params_file, search_space
+
+WEAK_START = """\
+# A deliberately weak start: a 4-unit network trained for one epoch.
+train:
+  model: mlp               # cnn (images) | mlp (tabular or images)
+  epochs: 1
+  batch_size: 64
+  learning_rate: 0.001
+  mlp:
+    units: [4]             # far too narrow
+    dropout_rate: 0.2
+gate:
+  min_accuracy: 0.80
+tune:
+  trials: 4
+  prune_startup_trials: 2
+  prune_warmup_epochs: 1
+  candidates:
+    - {mlp.units: [32], epochs: 5, learning_rate: 0.01}
+    - {mlp.units: [32], epochs: 5, learning_rate: 0.005}
+    - {mlp.units: [2], epochs: 5, learning_rate: 0.0001}   # hopeless: must be pruned
+  space:
+    mlp.units: {choices: [[32], [64]]}
+    epochs: {choices: [5]}
+    learning_rate: {low: 0.003, high: 0.01, log: true}
+"""
+
+
+# --- sampling and the study's identity ---------------------------------------------------
+
+
+def test_suggest_decodes_list_choices_and_rounds_floats() -> None:
+    params = parse_params(
+        {
+            "tune": {
+                "space": {
+                    "cnn.filters": {"choices": [[16, 32], [32, 64]]},
+                    "learning_rate": {"low": 0.001, "high": 0.01, "log": True},
+                    "cnn.dense_units": {"low": 32, "high": 256},
+                }
+            }
+        }
+    )
+    trial = optuna.trial.FixedTrial(
+        {"cnn.filters": "[32, 64]", "learning_rate": 0.0031234567, "cnn.dense_units": 100}
+    )
+    overrides = search_space.suggest(trial, params.tune.space)
+    assert overrides == {"cnn.filters": [32, 64], "learning_rate": 0.00312, "cnn.dense_units": 100}
+    settings = search_space.train_params(params.train, overrides)
+    assert settings.cnn.filters == [32, 64] and settings.learning_rate == 0.00312
+
+
+def test_nothing_to_search_is_an_error() -> None:
+    with pytest.raises(UserError, match="no `space` and no `candidates`"):
+        search_space.check_searchable(parse_params({}).tune, TrainParams())
+
+
+def test_settings_of_a_model_no_trial_trains_are_refused() -> None:
+    params = parse_params(
+        {"train": {"model": "mlp"}, "tune": {"space": {"cnn.filters": {"choices": [[8]]}}}}
+    )
+    with pytest.raises(UserError, match=r"'cnn\.filters' has no effect, no trial trains a 'cnn'"):
+        search_space.check_searchable(params.tune, params.train)
+    params = parse_params(
+        {
+            "train": {"model": "mlp"},
+            "tune": {
+                "space": {
+                    "model": {"choices": ["mlp", "cnn"]},
+                    "cnn.filters": {"choices": [[8]]},
+                }
+            },
+        }
+    )
+    search_space.check_searchable(params.tune, params.train)
+
+
+def test_study_survives_writing_the_best_values_back() -> None:
+    raw = yaml.safe_load(WEAK_START)
+    before = search_space.study_name(parse_params(raw), "data-1")
+    raw["train"]["mlp"]["units"] = [64]  # what writing the winner back does
+    raw["train"]["learning_rate"] = 0.005
+    raw["tune"]["trials"] = 10  # a bigger budget continues the same study
+    assert search_space.study_name(parse_params(raw), "data-1") == before
+    raw["train"]["batch_size"] = 16  # a different starting point is a different search
+    assert search_space.study_name(parse_params(raw), "data-1") != before
+    assert search_space.study_name(parse_params(yaml.safe_load(WEAK_START)), "data-2") != before
+
+
+# --- params.yaml written back ------------------------------------------------------------------
+
+
+def test_overrides_keep_comments_order_and_list_style(tmp_path: Path) -> None:
+    path = tmp_path / "params.yaml"
+    path.write_text(WEAK_START)
+    params_file.write_overrides(path, "train", {"mlp.units": [64, 32], "learning_rate": 0.004})
+    before, after = WEAK_START.splitlines(), path.read_text().splitlines()
+    changed = [(old, new) for old, new in zip(before, after, strict=True) if old != new]
+    assert changed == [
+        ("  learning_rate: 0.001", "  learning_rate: 0.004"),
+        # The comment keeps its column, as a person editing the file would leave it.
+        (
+            "    units: [4]             # far too narrow",
+            "    units: [64, 32]        # far too narrow",
+        ),
+    ]
+
+
+def test_invalid_overrides_leave_the_file_untouched(tmp_path: Path) -> None:
+    path = tmp_path / "params.yaml"
+    path.write_text(WEAK_START)
+    with pytest.raises(ParamsError, match=r"train\.epochs"):
+        params_file.write_overrides(path, "train", {"epochs": 0})
+    assert path.read_text() == WEAK_START
+
+
+# --- a real search on the digits data ----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def searched(prepared_digits: Path, tmp_path_factory, request):
+    """`ml tune --no-repro` once, then again with a budget one trial larger (a resume)."""
+    root = tmp_path_factory.mktemp("tune")
+    monkeypatch = pytest.MonkeyPatch()
+    request.addfinalizer(monkeypatch.undo)
+    monkeypatch.chdir(root)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{root / 'mlflow.db'}")
+    monkeypatch.delenv("MLFLOW_EXPERIMENT_NAME", raising=False)
+    (root / "params.yaml").write_text(WEAK_START)
+
+    def run_tune() -> dict:
+        tune.main(
+            params_path=Path("params.yaml"),
+            data=prepared_digits,
+            study_dir=Path(".cache/tune"),
+            out=Path("metrics/tune.json"),
+            repro=False,
+        )
+        return json.loads((root / "metrics/tune.json").read_text())
+
+    first = run_tune()
+    params_after_first = (root / "params.yaml").read_text()
+    text = params_after_first.replace("trials: 4", "trials: 5")
+    (root / "params.yaml").write_text(text)
+    second = run_tune()
+    return root, first, params_after_first, second
+
+
+def test_search_finds_a_configuration_above_the_gate(searched) -> None:
+    _, first, _, _ = searched
+    assert len(first["trials"]) == 4
+    best = first["best"]
+    assert best["value"] >= 0.9  # validation accuracy; the weak start reaches ~0.2
+    assert first["trials"][0]["number"] == best["number"]
+    assert [row["rank"] for row in first["trials"]] == [1, 2, 3, 4]
+
+
+def test_the_hopeless_candidate_is_pruned(searched) -> None:
+    _, first, _, _ = searched
+    hopeless = next(row for row in first["trials"] if row["number"] == 2)
+    assert hopeless["overrides"] == {"mlp.units": [2], "epochs": 5, "learning_rate": 0.0001}
+    assert hopeless["state"] == "pruned"
+    assert hopeless["epochs"] < 5
+
+
+def test_best_settings_are_written_into_params(searched) -> None:
+    _, first, params_text, _ = searched
+    params = parse_params(yaml.safe_load(params_text))
+    for key, value in first["best"]["overrides"].items():
+        node = params.train.model_dump()
+        for part in key.split("."):
+            node = node[part]
+        assert node == value
+    assert "# cnn (images) | mlp (tabular or images)" in params_text
+
+
+def test_trials_are_nested_mlflow_runs(searched) -> None:
+    import mlflow
+
+    root, first, _, second = searched
+    client = mlflow.MlflowClient(f"sqlite:///{root / 'mlflow.db'}")
+    parent = client.get_run(first["mlflow_run_id"])
+    assert parent.info.run_name == "tune"
+    assert second["mlflow_run_id"] == first["mlflow_run_id"]  # the resume continued it
+    children = client.search_runs(
+        [parent.info.experiment_id],
+        filter_string=f"tags.mlflow.parentRunId = '{parent.info.run_id}'",
+    )
+    assert len(children) == 5
+    best = client.get_run(first["best"]["mlflow_run_id"])
+    assert best.data.params["mlp.units"] == str(first["best"]["overrides"]["mlp.units"])
+    assert len(client.get_metric_history(best.info.run_id, "val_accuracy")) == 5
+
+
+def test_resume_runs_only_the_missing_trial(searched) -> None:
+    _, first, _, second = searched
+    assert second["study"] == first["study"]
+    assert len(second["trials"]) == 5
+    new = {row["number"] for row in second["trials"]} - {row["number"] for row in first["trials"]}
+    assert new == {4}
+    assert second["best"]["value"] >= first["best"]["value"]
+
+
+def test_tune_without_prepared_data(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "params.yaml").write_text(WEAK_START)
+    with pytest.raises(UserError, match=r"dataset\.json not found: run `dvc repro prepare` first"):
+        tune.main(params_path=Path("params.yaml"), data=tmp_path / "nope", repro=False)
