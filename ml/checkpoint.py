@@ -2,7 +2,9 @@
 killed at any moment (kill -9, a lost runner) resumes from its last completed epoch.
 
 Keras' own BackupAndRestore restores weights and the epoch counter but not the history or the
-early-stopping state, which the metrics and the stopping decision depend on; hence this class.
+early-stopping state, which the metrics and the stopping decision depend on; hence these
+classes: TrainingProgress decides early stopping and keeps the history in memory (a bare fit
+needs nothing more), ResumableTraining keeps the same state on disk after every epoch.
 
 On-disk layout (never a DVC output, so `dvc repro` does not delete it before the stage runs):
     checkpoints/state.json       the last completed epoch; written last, atomically
@@ -34,69 +36,25 @@ log = logging.getLogger(__name__)
 RUN_ID_FILE = "mlflow_run_id"
 
 
-class ResumableTraining(keras.callbacks.Callback):
-    """Checkpoints every epoch, tracks early stopping, and keeps the per-epoch history."""
+class TrainingProgress(keras.callbacks.Callback):
+    """Early stopping and the per-epoch history, in memory: what `ml.train.fit` decides with.
 
-    def __init__(
-        self,
-        directory: Path,
-        fingerprint: str,
-        monitor: str,
-        patience: int,
-        min_delta: float,
-        total_epochs: int,
-        on_epoch=None,
-    ):
+    The best epoch's weights are kept as arrays, so the model can be put back to its best epoch.
+    Subclasses keep the same state elsewhere through `keep_best` and `keep_last`.
+    """
+
+    def __init__(self, monitor: str, patience: int, min_delta: float, total_epochs: int):
         super().__init__()
-        self.directory = Path(directory)
-        self.fingerprint = fingerprint
         self.monitor = monitor
         self.patience = patience
         self.min_delta = min_delta
         self.total_epochs = total_epochs
-        self.on_epoch = on_epoch  # called with (epoch, logs) after the state is safe on disk
+        self.on_epoch = None  # called with (epoch, row) after the epoch's state is kept
         self.sign = 1.0 if monitor.endswith("loss") else -1.0  # minimise loss, maximise accuracy
-        self.state = {
-            "fingerprint": fingerprint,
-            "epoch": 0,
-            "best": None,
-            "best_epoch": None,
-            "wait": 0,
-            "history": [],
-            "model_file": None,
-            "best_file": None,
-        }
+        self.state = {"epoch": 0, "best": None, "best_epoch": None, "wait": 0, "history": []}
         self.stopped_early = False
         self.epoch_started = 0.0
-
-    def load(self) -> bool:
-        """Read the saved state; True when there is a checkpoint to resume from."""
-        state_file = self.directory / "state.json"
-        if not state_file.exists():
-            return False
-        state = read_json(state_file)
-        if state.get("fingerprint") != self.fingerprint:
-            log.warning("Discarding checkpoints in %s: params or data changed", self.directory)
-            self.clear()
-            return False
-        self.state = state
-        return True
-
-    def restore_last(self, model) -> None:
-        """Put the last completed epoch's weights and optimizer state into a fresh `model`."""
-        with np.load(self.directory / self.state["model_file"]) as snapshot:
-            assign(model.weights, snapshot, "w")
-            model.optimizer.build(model.trainable_variables)
-            assign(model.optimizer.variables, snapshot, "o")
-
-    @property
-    def run_id(self) -> str | None:
-        """The MLflow run to continue, saved as soon as the run was created (not per epoch)."""
-        path = self.directory / RUN_ID_FILE
-        return path.read_text().strip() if path.exists() else None
-
-    def remember_run(self, run_id: str) -> None:
-        write_text(self.directory / RUN_ID_FILE, run_id)
+        self.best_weights: list[np.ndarray] | None = None
 
     @property
     def completed_epochs(self) -> int:
@@ -105,6 +63,28 @@ class ResumableTraining(keras.callbacks.Callback):
     @property
     def history(self) -> list[dict]:
         return self.state["history"]
+
+    @property
+    def exhausted(self) -> bool:
+        """Patience is used up: a run that stopped early has nothing left to train."""
+        return self.state["wait"] >= self.patience
+
+    def restore_last(self, model) -> None:
+        raise ValueError(
+            "an in-memory TrainingProgress keeps no weights to resume from; "
+            "resume from checkpoints with ResumableTraining"
+        )
+
+    def restore_best(self, model) -> None:
+        if self.best_weights is not None:
+            for variable, array in zip(model.weights, self.best_weights, strict=True):
+                variable.assign(array)
+
+    def keep_best(self, epoch: int) -> None:
+        self.best_weights = [variable.numpy() for variable in self.model.weights]
+
+    def keep_last(self, epoch: int) -> None:
+        """In memory the model itself is the last epoch: nothing to keep."""
 
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch_started = time.perf_counter()
@@ -122,19 +102,17 @@ class ResumableTraining(keras.callbacks.Callback):
         best = self.state["best"]
         if best is None or self.sign * (best - value) > self.min_delta:
             self.state.update(best=value, best_epoch=completed, wait=0)
-            self.state["best_file"] = self.save(f"best-{completed:04d}.npz", with_optimizer=False)
+            self.keep_best(completed)
         else:
             self.state["wait"] += 1
-        self.state["model_file"] = self.save(f"epoch-{completed:04d}.npz", with_optimizer=True)
         self.state["epoch"] = completed
-        write_json(self.directory / "state.json", self.state)
-        self.prune()
+        self.keep_last(completed)
         seconds = time.perf_counter() - self.epoch_started
         shown = " ".join(f"{k}={v:.4f}" for k, v in row.items() if k != "epoch")
         log.info("epoch %d/%d %s (%.1f s)", completed, self.total_epochs, shown, seconds)
         if self.on_epoch:
             self.on_epoch(completed, row)
-        if self.state["wait"] >= self.patience:
+        if self.exhausted:
             log.info(
                 "Early stopping: %s has not improved for %d epochs (best %.4f at epoch %d)",
                 self.monitor,
@@ -144,6 +122,74 @@ class ResumableTraining(keras.callbacks.Callback):
             )
             self.stopped_early = True
             self.model.stop_training = True
+
+
+class ResumableTraining(TrainingProgress):
+    """TrainingProgress that checkpoints every epoch, so a killed run resumes where it stopped."""
+
+    def __init__(
+        self,
+        directory: Path,
+        fingerprint: str,
+        monitor: str,
+        patience: int,
+        min_delta: float,
+        total_epochs: int,
+        on_epoch=None,
+    ):
+        super().__init__(monitor, patience, min_delta, total_epochs)
+        self.directory = Path(directory)
+        self.fingerprint = fingerprint
+        self.on_epoch = on_epoch  # called with (epoch, row) after the state is safe on disk
+        self.state = {
+            "fingerprint": fingerprint,
+            **self.state,
+            "model_file": None,
+            "best_file": None,
+        }
+
+    def load(self) -> bool:
+        """Read the saved state; True when there is a checkpoint to resume from."""
+        state_file = self.directory / "state.json"
+        if not state_file.exists():
+            return False
+        state = read_json(state_file)
+        if state.get("fingerprint") != self.fingerprint:
+            log.warning("Discarding checkpoints in %s: params or data changed", self.directory)
+            self.clear()
+            return False
+        self.state = state
+        return True
+
+    def restore_last(self, model) -> None:
+        """Put the last completed epoch's weights and optimizer state into a fresh `model`."""
+        log.info(
+            "Resuming training from epoch %d (checkpoint %s)",
+            self.completed_epochs,
+            self.directory / self.state["model_file"],
+        )
+        with np.load(self.directory / self.state["model_file"]) as snapshot:
+            assign(model.weights, snapshot, "w")
+            model.optimizer.build(model.trainable_variables)
+            assign(model.optimizer.variables, snapshot, "o")
+
+    @property
+    def run_id(self) -> str | None:
+        """The MLflow run to continue, saved as soon as the run was created (not per epoch)."""
+        path = self.directory / RUN_ID_FILE
+        return path.read_text().strip() if path.exists() else None
+
+    def remember_run(self, run_id: str) -> None:
+        write_text(self.directory / RUN_ID_FILE, run_id)
+
+    def keep_best(self, epoch: int) -> None:
+        self.state["best_file"] = self.save(f"best-{epoch:04d}.npz", with_optimizer=False)
+
+    def keep_last(self, epoch: int) -> None:
+        """Snapshot, then state.json (atomically), then drop what the state no longer names."""
+        self.state["model_file"] = self.save(f"epoch-{epoch:04d}.npz", with_optimizer=True)
+        write_json(self.directory / "state.json", self.state)
+        self.prune()
 
     def save(self, name: str, with_optimizer: bool) -> str:
         self.directory.mkdir(parents=True, exist_ok=True)

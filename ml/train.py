@@ -1,4 +1,8 @@
-"""train: fit the Keras model on data/prepared/, resumably, tracked in MLflow."""
+"""train: fit the Keras model on data/prepared/, resumably, tracked in MLflow.
+
+`fit` is the work (arrays and params in, model and history out, no files); `train` does the I/O
+around it: data in, checkpoints, the MLflow run, and the model, metrics and history out.
+"""
 
 from __future__ import annotations
 
@@ -6,15 +10,50 @@ import csv
 import hashlib
 import logging
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
+import numpy as np
 import typer
 
-from ml.config import Params, load_params, section_hash
+from ml.config import Params, TrainParams, load_params, section_hash
 from ml.io import atomic_path, load_split, read_json, write_json
 
+if TYPE_CHECKING:  # ml.checkpoint imports Keras, which `ml train --help` must not load
+    from ml.checkpoint import ResumableTraining, TrainingProgress
+    from ml.gpu.devices import TrainingPlan
+
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PreparedData:
+    """The prepared splits training reads (data/prepared/: dataset.json and the .npz files)."""
+
+    dataset: dict
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+
+
+@dataclass(frozen=True)
+class Fitted:
+    """What a fit produced: the float32 model at its best epoch and what the metrics report."""
+
+    model: Any  # a keras.Model
+    history: list[dict]  # one row per epoch from the first, a resumed run's earlier ones too
+    best_epoch: int
+    stopped_early: bool
+    resumed_from: int | None
+    seconds: float  # in model.fit, restoring the best epoch and the float32 copy
+
+
+def load_prepared(data_dir: Path) -> PreparedData:
+    x_train, y_train = load_split(data_dir, "train")
+    x_val, y_val = load_split(data_dir, "validation")
+    return PreparedData(read_json(data_dir / "dataset.json"), x_train, y_train, x_val, y_val)
 
 
 def fingerprint(params: Params, data_dir: Path) -> str:
@@ -25,6 +64,79 @@ def fingerprint(params: Params, data_dir: Path) -> str:
     return section_hash(params.train, digest.hexdigest())
 
 
+def early_stopping(settings: TrainParams) -> dict:
+    stopping = settings.early_stopping
+    return {
+        "monitor": stopping.monitor,
+        "patience": stopping.patience,
+        "min_delta": stopping.min_delta,
+        "total_epochs": settings.epochs,
+    }
+
+
+def fit(
+    settings: TrainParams,
+    data: PreparedData,
+    progress: TrainingProgress | None = None,
+    plan: TrainingPlan | None = None,
+) -> Fitted:
+    """Train on `data` as `settings` say; no files, no tracking. `progress` keeps the history
+    and early-stopping state (in memory by default; a ResumableTraining that loaded a checkpoint
+    continues from it); `plan` is where to train (planned from `settings.gpu` by default)."""
+    from ml import models
+    from ml.checkpoint import TrainingProgress
+    from ml.gpu import devices
+
+    if progress is None:
+        progress = TrainingProgress(**early_stopping(settings))
+    if plan is None:
+        plan = devices.plan_training(settings.gpu, settings.batch_size)
+    resumed_from = progress.completed_epochs or None
+    # Weights and shuffle seeded by the start epoch: a resumed run is deterministic too.
+    seed = settings.seed + (resumed_from or 0)
+    with plan.strategy.scope():  # variables are created once per replica, in sync
+        model = start_model(settings, data, progress, seed)
+    batch = plan.global_batch_size
+    train_data = devices.make_dataset(
+        data.x_train, data.y_train, batch, settings.gpu, shuffle_seed=seed
+    )
+    validation_data = devices.make_dataset(data.x_val, data.y_val, batch, settings.gpu)
+    started = time.perf_counter()
+    if not progress.exhausted:
+        model.fit(
+            train_data,
+            validation_data=validation_data,
+            epochs=settings.epochs,
+            initial_epoch=progress.completed_epochs,
+            callbacks=[progress],
+            shuffle=False,  # train_data reshuffles itself every epoch
+            verbose=0,
+        )
+    progress.restore_best(model)
+    model = models.float32_copy(model)  # what is saved and served computes in float32
+    return Fitted(
+        model=model,
+        history=list(progress.history),
+        best_epoch=progress.state["best_epoch"],
+        stopped_early=progress.stopped_early or progress.exhausted,
+        resumed_from=resumed_from,
+        seconds=time.perf_counter() - started,
+    )
+
+
+def start_model(settings: TrainParams, data: PreparedData, progress: TrainingProgress, seed: int):
+    """A freshly built model, holding the last checkpoint's state when resuming."""
+    import keras
+
+    from ml import models
+
+    keras.utils.set_random_seed(seed)
+    model = models.build_model(settings, data.dataset, data.x_train, data.y_train)
+    if progress.completed_epochs:
+        progress.restore_last(model)
+    return model
+
+
 def train(
     params: Params,
     data_dir: Path,
@@ -33,40 +145,57 @@ def train(
     history_path: Path,
     checkpoint_dir: Path,
 ) -> dict:
-    from ml import models, provenance, tracking
+    """`fit` with the I/O around it: the prepared data in; checkpoints every epoch, an MLflow
+    run, the model, metrics and history out."""
+    from ml import models, provenance
     from ml.checkpoint import ResumableTraining
     from ml.gpu import devices
 
     settings = params.train
-    dataset = read_json(data_dir / "dataset.json")
-    x_train, y_train = load_split(data_dir, "train")
-    x_val, y_val = load_split(data_dir, "validation")
+    data = load_prepared(data_dir)
+    # Params that cannot train on this data fail before a run or a checkpoint is made for them.
+    models.check_compatible(settings, data.dataset)
     resumable = ResumableTraining(
-        checkpoint_dir,
-        fingerprint(params, data_dir),
-        monitor=settings.early_stopping.monitor,
-        patience=settings.early_stopping.patience,
-        min_delta=settings.early_stopping.min_delta,
-        total_epochs=settings.epochs,
+        checkpoint_dir, fingerprint(params, data_dir), **early_stopping(settings)
     )
-    resumed_from = resumable.completed_epochs if resumable.load() else None
+    resumable.load()
     plan = devices.plan_training(settings.gpu, settings.batch_size)
-    with plan.strategy.scope():  # variables are created once per replica, in sync
-        model = start_model(settings, dataset, x_train, y_train, resumable, resumed_from)
-    batch = plan.global_batch_size
-    # Shuffled by the start epoch's seed, like the weights: a resumed run is deterministic too.
-    seed = settings.seed + (resumed_from or 0)
-    train_data = devices.make_dataset(x_train, y_train, batch, settings.gpu, shuffle_seed=seed)
-    validation_data = devices.make_dataset(x_val, y_val, batch, settings.gpu)
     device = devices.device_report(plan)
     info = provenance.provenance()
+    run = open_run(params, resumable, device, info, history_path)
+    try:
+        fitted = fit(settings, data, resumable, plan)
+    except BaseException:
+        run.abandon()
+        raise
+    saving = time.perf_counter()
+    with atomic_path(model_path) as tmp:
+        fitted.model.save(tmp)
+    run_id = run.finish()
+    metrics = summarize(fitted, fitted.seconds + time.perf_counter() - saving, run_id)
+    metrics["gpu"] = device
+    log_model(run_id, fitted.model, metrics, data.x_val, info)
+    write_history(history_path, fitted.history)
+    write_json(metrics_path, metrics)
+    resumable.clear()
+    return metrics
+
+
+def open_run(
+    params: Params, resumable: ResumableTraining, device: dict, info: dict, history_path: Path
+):
+    """The MLflow run (a new one, or the checkpoint's when resuming), fed every epoch; the
+    history CSV is rewritten every epoch too, so a killed run leaves its curves so far."""
+    from ml import tracking
+
+    resumed_from = resumable.completed_epochs or None
     tags = tracking.provenance_tags(info) | tracking.device_tags(device)
     if resumed_from is not None:
         tags["resumed_from_epoch"] = str(resumed_from)
     resumable.directory.mkdir(parents=True, exist_ok=True)
     run = tracking.BackgroundRun(
         resumable.run_id if resumed_from is not None else None,
-        run_name=f"train-{settings.model}",
+        run_name=f"train-{params.train.model}",
         params=tracking.flatten(params.model_dump(mode="json")),
         tags=tags,
         on_open=resumable.remember_run,
@@ -77,52 +206,7 @@ def train(
         write_history(history_path, resumable.history)
 
     resumable.on_epoch = record_epoch
-    started = time.perf_counter()
-    try:
-        if resumable.state["wait"] < settings.early_stopping.patience:
-            model.fit(
-                train_data,
-                validation_data=validation_data,
-                epochs=settings.epochs,
-                initial_epoch=resumable.completed_epochs,
-                callbacks=[resumable],
-                shuffle=False,  # train_data reshuffles itself every epoch
-                verbose=0,
-            )
-    except BaseException:
-        run.abandon()
-        raise
-    resumable.restore_best(model)
-    model = models.float32_copy(model)  # what is saved and served computes in float32
-    with atomic_path(model_path) as tmp:
-        model.save(tmp)
-    run_id = run.finish()
-    metrics = summarize(resumable, resumed_from, time.perf_counter() - started, run_id)
-    metrics["gpu"] = device
-    log_model(run_id, model, metrics, x_val, info)
-    write_history(history_path, resumable.history)
-    write_json(metrics_path, metrics)
-    resumable.clear()
-    return metrics
-
-
-def start_model(settings, dataset: dict, x_train, y_train, resumable, resumed_from):
-    """A freshly built model, holding the last checkpoint's state when resuming."""
-    import keras
-
-    from ml import models
-
-    # Seeding by the start epoch keeps a resumed run deterministic too.
-    keras.utils.set_random_seed(settings.seed + (resumed_from or 0))
-    model = models.build_model(settings, dataset, x_train, y_train)
-    if resumed_from is not None:
-        log.info(
-            "Resuming training from epoch %d (checkpoint %s)",
-            resumed_from,
-            resumable.directory / resumable.state["model_file"],
-        )
-        resumable.restore_last(model)
-    return model
+    return run
 
 
 def log_model(run_id: str, model, metrics: dict, x_val, info: dict) -> None:
@@ -140,15 +224,13 @@ def log_model(run_id: str, model, metrics: dict, x_val, info: dict) -> None:
         )
 
 
-def summarize(resumable, resumed_from: int | None, seconds: float, run_id: str) -> dict:
-    history = resumable.history
-    best_epoch = resumable.state["best_epoch"]
-    best_row = next(row for row in history if row["epoch"] == best_epoch)
+def summarize(fitted: Fitted, seconds: float, run_id: str) -> dict:
+    best_row = next(row for row in fitted.history if row["epoch"] == fitted.best_epoch)
     return {
-        "epochs_run": len(history),
-        "best_epoch": best_epoch,
-        "stopped_early": resumable.stopped_early or resumable.state["wait"] >= resumable.patience,
-        "resumed_from_epoch": resumed_from,
+        "epochs_run": len(fitted.history),
+        "best_epoch": fitted.best_epoch,
+        "stopped_early": fitted.stopped_early,
+        "resumed_from_epoch": fitted.resumed_from,
         "best": {k: v for k, v in best_row.items() if k != "epoch"},
         "train_seconds": round(seconds, 2),
         "mlflow_run_id": run_id,

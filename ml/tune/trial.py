@@ -1,30 +1,26 @@
 """One trial of the architecture search: build the model with ml.models on data/prepared, train
 it in this process (no DVC per trial), report every epoch to Optuna for pruning and to a nested
-MLflow run, and return the best validation value."""
+MLflow run, and return the best validation value.
+
+It shares the data (PreparedData) and the model (ml.models) with `ml.train.fit`, not the loop:
+a trial keeps no checkpoints and restores no best weights (its value is the best epoch's), feeds
+Keras the arrays without fit's distribution strategy and tf.data pipeline, and a diverged trial
+fails alone (DivergedError) where a diverged fit stops `ml train` with a UserError.
+"""
 
 from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
 
 import keras
-import numpy as np
 
 from ml.config import TrainParams
+from ml.train import PreparedData
 
 
 class DivergedError(RuntimeError):
     """The searched metric became NaN or infinite: the trial fails, the search goes on."""
-
-
-@dataclass(frozen=True)
-class PreparedData:
-    dataset: dict
-    x_train: np.ndarray
-    y_train: np.ndarray
-    x_val: np.ndarray
-    y_val: np.ndarray
 
 
 class TrialMonitor(keras.callbacks.Callback):

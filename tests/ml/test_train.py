@@ -1,4 +1,5 @@
-"""Training in-process on the bundled digits: outputs, MLflow records, resume after a crash."""
+"""Training in-process on the bundled digits: the pure fit, outputs, MLflow records, resume after
+a crash."""
 
 from __future__ import annotations
 
@@ -7,16 +8,18 @@ import json
 
 import keras
 import mlflow
+import numpy as np
 import onnx
 import pytest
 import tensorflow as tf
 from onnx import TensorProto
 
+from ml.checkpoint import TrainingProgress
 from ml.config import ExportParams, parse_params
 from ml.export import export
 from ml.gpu import devices
 from ml.onnx_model import read_metadata
-from ml.train import train
+from ml.train import early_stopping, fit, load_prepared, train
 from tests.conftest import tiny_params
 
 
@@ -48,6 +51,29 @@ def run_train(tmp_path, prepared, **train_overrides):
 def read_history(path) -> list[dict]:
     with open(path, newline="") as handle:
         return list(csv.DictReader(handle))
+
+
+def test_fit_trains_in_memory_and_writes_nothing(tmp_path, prepared_digits, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    # An absurd min_delta means no epoch after the first counts as an improvement.
+    settings = parse_params(
+        tiny_params(
+            epochs=10, early_stopping={"monitor": "val_loss", "patience": 2, "min_delta": 100.0}
+        )
+    ).train
+    data = load_prepared(prepared_digits)
+    progress = TrainingProgress(**early_stopping(settings))
+    fitted = fit(settings, data, progress)
+    assert list(tmp_path.rglob("*")) == []
+    assert [row["epoch"] for row in fitted.history] == [1, 2, 3]
+    assert fitted.best_epoch == 1 and fitted.stopped_early and fitted.resumed_from is None
+    # The model returned is the best epoch's, not the last one's.
+    for variable, best in zip(fitted.model.weights, progress.best_weights, strict=True):
+        np.testing.assert_array_equal(variable.numpy(), best)
+    assert fitted.model.predict(data.x_val[:2], verbose=0).shape == (2, 10)
+    with pytest.raises(ValueError, match="in-memory TrainingProgress keeps no weights"):
+        fit(settings, data, progress)
 
 
 def test_train_writes_model_metrics_history_and_an_mlflow_run(
