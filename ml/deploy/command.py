@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 
 import typer
 
-from ml.config import load_params
+from ml.config import Params, load_params
 from ml.deploy.report import DeployReport
 from ml.errors import UserError
 from ml.io import read_json
@@ -46,8 +46,6 @@ def main(
 ) -> None:
     """Deploy the model with a smoke test; promote it to champion or roll back."""
     from ml.deploy import targets
-    from ml.deploy.flow import deploy
-    from ml.deploy.registry import Registry
 
     params = load_params(params_path)
     chosen = targets.make(target or params.deploy.target, state_dir, params, params_path)
@@ -57,24 +55,35 @@ def main(
         return
     if not model.is_file():
         raise UserError(f"{model}: no model to deploy; run `dvc repro` first")
+    report = deploy_reported(model, params, chosen, state_dir, training_run(train_metrics))
+    if report.status not in ("promoted", "rendered"):
+        raise DeployFailed(
+            f"version {report.version} was not promoted ({report.status}); champion: "
+            f"version {report.champion or 'none'}"
+        )
+
+
+def deploy_reported(
+    model: Path, params: Params, target, state_dir: Path, run_id: str | None
+) -> DeployReport:
+    """Run the deploy sequence on `target`; the report of every step it took is published to
+    `state_dir` whatever the outcome, a crash included."""
+    from ml.deploy.flow import deploy
+    from ml.deploy.registry import Registry
     from ml.serve.model import load
 
     metadata = load(model).metadata  # a file the service cannot serve stops here, untouched
-    report = DeployReport(params.serve.model_name, chosen.name)
+    report = DeployReport(params.serve.model_name, target.name)
     try:
         registry = Registry(params.serve.model_name, state_dir / "registry")
-        deploy(model, metadata, params, chosen, registry, report, training_run(train_metrics))
+        deploy(model, metadata, params, target, registry, report, run_id)
     except BaseException:
         report.status = "failed"
         raise
     finally:
         if report.steps:
             report.publish(state_dir)
-    if report.status not in ("promoted", "rendered"):
-        raise DeployFailed(
-            f"version {report.version} was not promoted ({report.status}); champion: "
-            f"version {report.champion or 'none'}"
-        )
+    return report
 
 
 def training_run(train_metrics: Path) -> str | None:
