@@ -23,7 +23,9 @@ import logging
 import math
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import keras
 import numpy as np
@@ -49,9 +51,16 @@ class TrainingProgress(keras.callbacks.Callback):
         self.patience = patience
         self.min_delta = min_delta
         self.total_epochs = total_epochs
-        self.on_epoch = None  # called with (epoch, row) after the epoch's state is kept
+        # Called with (epoch, row) once the epoch's state is kept.
+        self.on_epoch: Callable[[int, dict], None] | None = None
         self.sign = 1.0 if monitor.endswith("loss") else -1.0  # minimise loss, maximise accuracy
-        self.state = {"epoch": 0, "best": None, "best_epoch": None, "wait": 0, "history": []}
+        self.state: dict[str, Any] = {
+            "epoch": 0,
+            "best": None,
+            "best_epoch": None,
+            "wait": 0,
+            "history": [],
+        }
         self.stopped_early = False
         self.epoch_started = 0.0
         self.best_weights: list[np.ndarray] | None = None
