@@ -6,7 +6,6 @@ Every stage validates the whole file before doing any work, so a typo in `train:
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
 import re
@@ -26,6 +25,7 @@ from pydantic import (
     model_validator,
 )
 
+from ml import dotted
 from ml.errors import UserError
 
 BUNDLED_DATASETS = {
@@ -463,7 +463,6 @@ class Params(Strict):
     @model_validator(mode="after")
     def search_stays_within_train(self) -> Params:
         """Every search value must make a valid `train` section, so no trial fails on params."""
-        base = self.train.model_dump(mode="json")
         tried = [
             (f"tune.space.{key}", {key: value})
             for key, dimension in self.tune.space.items()
@@ -472,8 +471,8 @@ class Params(Strict):
         tried += [(f"tune.candidates[{i}]", c) for i, c in enumerate(self.tune.candidates)]
         for where, overrides in tried:
             try:
-                TrainParams.model_validate(apply_overrides(base, overrides))
-            except (KeyError, ValidationError) as exc:
+                train_with(self.train, overrides)
+            except (dotted.DottedKeyError, ValidationError) as exc:
                 raise ValueError(f"{where}: {describe_override_error(exc)}") from None
         return self
 
@@ -512,10 +511,7 @@ def describe_error(error: dict) -> str:
     location = [part for part in error["loc"] if isinstance(part, str)]
     key = ".".join(str(part) for part in error["loc"]) or "(top level)"
     if error["type"] == "extra_forbidden":
-        allowed = sorted(fields_at(location[:-1]))
-        close = difflib.get_close_matches(location[-1], allowed, n=1)
-        hint = f" Did you mean '{close[0]}'?" if close else ""
-        return f"{key}: unknown key.{hint} Allowed here: {', '.join(allowed)}"
+        return f"{key}: {dotted.unknown_key_problem(location[-1], fields_at(location[:-1]))}"
     message = error["msg"].removeprefix("Value error, ")
     if isinstance(error.get("input"), dict):
         # A cross-field check: its message already names the values, and the input is the
@@ -542,26 +538,18 @@ def fields_at(location: list[str]) -> set[str]:
     return set(model.model_fields)
 
 
-def apply_overrides(section: dict, overrides: dict[str, Any]) -> dict:
-    """A copy of `section` with dotted keys ({'cnn.filters': [16]}) replaced; KeyError names a
-    key that does not exist, so a typo cannot silently add a setting."""
-    result = json.loads(json.dumps(section))
-    for dotted, value in overrides.items():
-        *parents, leaf = dotted.split(".")
-        node = result
-        for part in parents:
-            if not isinstance(node.get(part), dict):
-                raise KeyError(dotted)
-            node = node[part]
-        if leaf not in node or isinstance(node[leaf], dict):
-            raise KeyError(dotted)
-        node[leaf] = value
-    return result
+def train_with(base: TrainParams, changes: dict[str, Any]) -> TrainParams:
+    """`base` with dotted `train` keys changed ({'cnn.filters': [16]}). Only settings that
+    exist, and one value each (not a whole section such as `cnn`), so a search key cannot
+    silently add a setting. DottedKeyError or ValidationError name the key."""
+    within = {f"train.{key}": value for key, value in changes.items()}
+    raw = dotted.updated({"train": base.model_dump(mode="json")}, within)
+    return TrainParams.model_validate(raw["train"])
 
 
 def describe_override_error(exc: Exception) -> str:
-    if isinstance(exc, KeyError):
-        return f"'{exc.args[0]}' is not a setting of the train section"
+    if isinstance(exc, dotted.DottedKeyError):
+        return str(exc)
     first = exc.errors()[0]
     key = "train." + ".".join(str(part) for part in first["loc"])
     return f"{key}: {first['msg'].removeprefix('Value error, ')} (got {first.get('input')!r})"

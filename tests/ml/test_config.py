@@ -6,13 +6,16 @@ from pathlib import Path
 
 import pytest
 
+from ml import dotted
 from ml.config import (
     Params,
     ParamsError,
+    TrainParams,
     load_params,
     model_params_hash,
     parse_params,
     section_hash,
+    train_with,
 )
 from ml.errors import UserError
 from tests.paths import REPO_ROOT
@@ -326,7 +329,29 @@ def test_gate_accuracy_above_one() -> None:
 
 def test_tune_space_key_must_be_a_train_setting() -> None:
     message = error_of({"tune": {"space": {"cnn.filtres": {"choices": [[8]]}}}})
-    assert "tune.space.cnn.filtres: 'cnn.filtres' is not a setting of the train section" in message
+    assert (
+        "tune.space.cnn.filtres: train.cnn.filtres: unknown key. Did you mean 'filters'? "
+        "Allowed here: dense_units, dropout_rate, filters, kernel_size"
+    ) in message
+
+
+def test_tune_keys_are_single_settings_not_sections() -> None:
+    message = error_of({"tune": {"candidates": [{"cnn": {"filters": [8]}}]}})
+    assert "tune.candidates[0]: train.cnn: a section, not a value; set one of its keys" in message
+    message = error_of({"tune": {"space": {"epochs.max": {"choices": [3]}}}})
+    assert "tune.space.epochs.max: train.epochs.max: train.epochs is a value" in message
+
+
+def test_train_with_changes_only_the_given_settings() -> None:
+    base = TrainParams()
+    changed = train_with(base, {"cnn.filters": [8], "learning_rate": 0.01})
+    assert (changed.cnn.filters, changed.learning_rate) == ([8], 0.01)
+    assert changed.model_dump(exclude={"cnn", "learning_rate"}) == base.model_dump(
+        exclude={"cnn", "learning_rate"}
+    )
+    assert base.cnn.filters == [32, 64]  # the base is left as it was
+    with pytest.raises(dotted.DottedKeyError, match=r"^train\.mlp\.unit: unknown key"):
+        train_with(base, {"mlp.unit": [8]})
 
 
 def test_tune_space_values_must_be_valid_train_values() -> None:
