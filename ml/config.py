@@ -26,16 +26,11 @@ from pydantic import (
 )
 
 from ml import dotted
+from ml.datasets import BUNDLED_DATASETS
 from ml.errors import UserError
 
-BUNDLED_DATASETS = {
-    # name: task. All ship inside scikit-learn, so no download is ever needed.
-    "digits": "classification",
-    "iris": "classification",
-    "wine": "classification",
-    "breast_cancer": "classification",
-    "diabetes": "regression",
-}
+# The table's names as a Literal, so a wrong name gets "Input should be 'digits', 'iris', ...".
+BundledName = Literal[tuple(BUNDLED_DATASETS)]  # type: ignore[valid-type]
 
 Fraction = Annotated[float, Field(gt=0, lt=1)]
 
@@ -47,7 +42,7 @@ class Strict(BaseModel):
 class Source(Strict):
     """Where the data comes from: exactly one of `bundled`, `path` or `url`."""
 
-    bundled: Literal["digits", "iris", "wine", "breast_cancer", "diabetes"] | None = None
+    bundled: BundledName | None = None
     path: str | None = None
     url: str | None = None
     sha256: str | None = Field(
@@ -129,7 +124,7 @@ class PrepareParams(Strict):
 
     @property
     def resolved_task(self) -> str:
-        return self.task or BUNDLED_DATASETS[self.source.bundled]
+        return self.task or BUNDLED_DATASETS[self.source.bundled].task
 
 
 class EarlyStopping(Strict):
