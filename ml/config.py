@@ -129,7 +129,7 @@ class PrepareParams(Strict):
 
 class EarlyStopping(Strict):
     monitor: Literal["val_loss", "val_accuracy"] = "val_loss"
-    patience: PositiveInt = 8
+    patience: PositiveInt = 10
     min_delta: Annotated[float, Field(ge=0)] = 0.0
 
 
@@ -163,9 +163,9 @@ class GpuParams(Strict):
 
 class TrainParams(Strict):
     model: Literal["cnn", "mlp"] = "cnn"
-    epochs: PositiveInt = 40
+    epochs: PositiveInt = 60  # an upper bound: early stopping usually ends training sooner
     batch_size: PositiveInt = 32
-    learning_rate: Annotated[float, Field(gt=0, le=1)] = 1e-3
+    learning_rate: Annotated[float, Field(gt=0, le=1)] = 1e-3  # Adam's own default
     seed: int = 42
     early_stopping: EarlyStopping = EarlyStopping()
     cnn: CnnParams = CnnParams()
@@ -249,8 +249,8 @@ class TuneParams(Strict):
     # Per-epoch validation metric the search optimises; default val_accuracy for
     # classification, val_loss for regression. Never a test metric: the test split stays unseen.
     metric: Literal["val_accuracy", "val_loss", "val_rmse", "val_mae"] | None = None
-    trials: PositiveInt = 20
-    timeout_minutes: Annotated[float, Field(gt=0)] = 30.0
+    trials: PositiveInt = 12
+    timeout_minutes: Annotated[float, Field(gt=0)] = 20.0
     seed: int = 42
     # A trial is pruned when its metric is worse than the median of earlier trials at the same
     # epoch; not before this many trials have finished, nor before this epoch.
@@ -355,7 +355,9 @@ class SmokeParams(Strict):
 class DockerParams(Strict):
     image: str = "runwright-serve"
     base_image: str = "python:3.11-slim-bookworm"
-    port: Annotated[int, Field(ge=1, le=65535)] = 8080
+    # The host port the container is published on: not serve.port, so the container and a
+    # local `ml serve` can run on one machine side by side.
+    port: Annotated[int, Field(ge=1, le=65535)] = 8081
 
 
 class KServeParams(Strict):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from ml import dotted
 from ml.config import (
@@ -396,3 +397,59 @@ def test_serving_sections_have_defaults_and_name_bad_keys() -> None:
     assert "deploy.target: Input should be 'local', 'docker' or 'kserve'" in message
     message = error_of({"deploy": {"kserve": {"min_replicas": 3, "max_replicas": 2}}})
     assert "max_replicas (2) is below min_replicas (3)" in message
+
+
+# --- defaults: the schema is their one home ---------------------------------------------------
+
+
+def leaf_keys(raw: dict, defaults: dict, prefix: str = "") -> list[str]:
+    """Dotted keys of the values params.yaml sets; a schema field holding a free-form mapping
+    (tune.space) or a list (route.rules) is one value."""
+    keys = []
+    for name, value in raw.items():
+        default = defaults.get(name)
+        nested = isinstance(value, dict) and isinstance(default, dict)
+        if nested and value.keys() <= default.keys():
+            keys += leaf_keys(value, default, f"{prefix}{name}.")
+        else:
+            keys.append(prefix + name)
+    return keys
+
+
+def example_marks(node, prefix: str = "") -> set[str]:
+    """Dotted keys whose line in params.yaml ends in an `# example...` comment."""
+    marks = set()
+    for name, value in node.items():
+        token = (node.ca.items.get(name) or [None, None, None])[2]
+        if token is not None and token.value.startswith("# example"):
+            marks.add(prefix + name)
+        if hasattr(value, "ca") and hasattr(value, "items"):
+            marks |= example_marks(value, f"{prefix}{name}.")
+    return marks
+
+
+def test_shipped_params_agree_with_the_schema_defaults() -> None:
+    """params.yaml may differ from a schema default only where its line (or its section's line)
+    says `# example: <why>`: the bundled digits example's own choice. Any other difference is
+    drift: make the schema default and params.yaml agree."""
+    from ml.tune.params_file import yaml_round_trip
+
+    text = (REPO_ROOT / "params.yaml").read_text(encoding="utf-8")
+    # Both sides as the schema reads them, so 20 and 20.0 or 1.0e-5 and 1e-05 are equal.
+    shipped = parse_params(yaml.safe_load(text)).model_dump(mode="json")
+    defaults = Params().model_dump(mode="json")
+    keys = leaf_keys(yaml.safe_load(text), defaults)
+    assert {"train.epochs", "train.early_stopping.patience", "deploy.docker.port"} <= set(keys)
+    differ = {key for key in keys if dotted.get(shipped, key) != dotted.get(defaults, key)}
+    marks = example_marks(yaml_round_trip().load(text))
+
+    def marked(key: str) -> bool:
+        parts = key.split(".")
+        return any(".".join(parts[:depth]) in marks for depth in range(1, len(parts) + 1))
+
+    drift = {key: (dotted.get(shipped, key), dotted.get(defaults, key)) for key in differ}
+    unmarked = {key: values for key, values in drift.items() if not marked(key)}
+    assert not unmarked, f"params.yaml vs schema default, not marked `# example`: {unmarked}"
+    stale = {mark for mark in marks if not any(f"{key}.".startswith(f"{mark}.") for key in differ)}
+    assert not stale, f"marked `# example` but equal to the schema default: {sorted(stale)}"
+    assert "train.learning_rate" in marks  # the comment reader finds the marks
