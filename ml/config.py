@@ -6,7 +6,6 @@ Every stage validates the whole file before doing any work, so a typo in `train:
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
 import re
@@ -26,16 +25,12 @@ from pydantic import (
     model_validator,
 )
 
+from ml import dotted
+from ml.datasets import BUNDLED_DATASETS
 from ml.errors import UserError
 
-BUNDLED_DATASETS = {
-    # name: task. All ship inside scikit-learn, so no download is ever needed.
-    "digits": "classification",
-    "iris": "classification",
-    "wine": "classification",
-    "breast_cancer": "classification",
-    "diabetes": "regression",
-}
+# The table's names as a Literal, so a wrong name gets "Input should be 'digits', 'iris', ...".
+BundledName = Literal[tuple(BUNDLED_DATASETS)]  # type: ignore[valid-type]
 
 Fraction = Annotated[float, Field(gt=0, lt=1)]
 
@@ -47,7 +42,7 @@ class Strict(BaseModel):
 class Source(Strict):
     """Where the data comes from: exactly one of `bundled`, `path` or `url`."""
 
-    bundled: Literal["digits", "iris", "wine", "breast_cancer", "diabetes"] | None = None
+    bundled: BundledName | None = None
     path: str | None = None
     url: str | None = None
     sha256: str | None = Field(
@@ -129,12 +124,12 @@ class PrepareParams(Strict):
 
     @property
     def resolved_task(self) -> str:
-        return self.task or BUNDLED_DATASETS[self.source.bundled]
+        return self.task or BUNDLED_DATASETS[self.source.bundled].task
 
 
 class EarlyStopping(Strict):
     monitor: Literal["val_loss", "val_accuracy"] = "val_loss"
-    patience: PositiveInt = 8
+    patience: PositiveInt = 10
     min_delta: Annotated[float, Field(ge=0)] = 0.0
 
 
@@ -168,9 +163,9 @@ class GpuParams(Strict):
 
 class TrainParams(Strict):
     model: Literal["cnn", "mlp"] = "cnn"
-    epochs: PositiveInt = 40
+    epochs: PositiveInt = 60  # an upper bound: early stopping usually ends training sooner
     batch_size: PositiveInt = 32
-    learning_rate: Annotated[float, Field(gt=0, le=1)] = 1e-3
+    learning_rate: Annotated[float, Field(gt=0, le=1)] = 1e-3  # Adam's own default
     seed: int = 42
     early_stopping: EarlyStopping = EarlyStopping()
     cnn: CnnParams = CnnParams()
@@ -254,8 +249,8 @@ class TuneParams(Strict):
     # Per-epoch validation metric the search optimises; default val_accuracy for
     # classification, val_loss for regression. Never a test metric: the test split stays unseen.
     metric: Literal["val_accuracy", "val_loss", "val_rmse", "val_mae"] | None = None
-    trials: PositiveInt = 20
-    timeout_minutes: Annotated[float, Field(gt=0)] = 30.0
+    trials: PositiveInt = 12
+    timeout_minutes: Annotated[float, Field(gt=0)] = 20.0
     seed: int = 42
     # A trial is pruned when its metric is worse than the median of earlier trials at the same
     # epoch; not before this many trials have finished, nor before this epoch.
@@ -360,7 +355,9 @@ class SmokeParams(Strict):
 class DockerParams(Strict):
     image: str = "runwright-serve"
     base_image: str = "python:3.11-slim-bookworm"
-    port: Annotated[int, Field(ge=1, le=65535)] = 8080
+    # The host port the container is published on: not serve.port, so the container and a
+    # local `ml serve` can run on one machine side by side.
+    port: Annotated[int, Field(ge=1, le=65535)] = 8081
 
 
 class KServeParams(Strict):
@@ -463,7 +460,6 @@ class Params(Strict):
     @model_validator(mode="after")
     def search_stays_within_train(self) -> Params:
         """Every search value must make a valid `train` section, so no trial fails on params."""
-        base = self.train.model_dump(mode="json")
         tried = [
             (f"tune.space.{key}", {key: value})
             for key, dimension in self.tune.space.items()
@@ -472,8 +468,8 @@ class Params(Strict):
         tried += [(f"tune.candidates[{i}]", c) for i, c in enumerate(self.tune.candidates)]
         for where, overrides in tried:
             try:
-                TrainParams.model_validate(apply_overrides(base, overrides))
-            except (KeyError, ValidationError) as exc:
+                train_with(self.train, overrides)
+            except (dotted.DottedKeyError, ValidationError) as exc:
                 raise ValueError(f"{where}: {describe_override_error(exc)}") from None
         return self
 
@@ -512,10 +508,7 @@ def describe_error(error: dict) -> str:
     location = [part for part in error["loc"] if isinstance(part, str)]
     key = ".".join(str(part) for part in error["loc"]) or "(top level)"
     if error["type"] == "extra_forbidden":
-        allowed = sorted(fields_at(location[:-1]))
-        close = difflib.get_close_matches(location[-1], allowed, n=1)
-        hint = f" Did you mean '{close[0]}'?" if close else ""
-        return f"{key}: unknown key.{hint} Allowed here: {', '.join(allowed)}"
+        return f"{key}: {dotted.unknown_key_problem(location[-1], fields_at(location[:-1]))}"
     message = error["msg"].removeprefix("Value error, ")
     if isinstance(error.get("input"), dict):
         # A cross-field check: its message already names the values, and the input is the
@@ -542,26 +535,18 @@ def fields_at(location: list[str]) -> set[str]:
     return set(model.model_fields)
 
 
-def apply_overrides(section: dict, overrides: dict[str, Any]) -> dict:
-    """A copy of `section` with dotted keys ({'cnn.filters': [16]}) replaced; KeyError names a
-    key that does not exist, so a typo cannot silently add a setting."""
-    result = json.loads(json.dumps(section))
-    for dotted, value in overrides.items():
-        *parents, leaf = dotted.split(".")
-        node = result
-        for part in parents:
-            if not isinstance(node.get(part), dict):
-                raise KeyError(dotted)
-            node = node[part]
-        if leaf not in node or isinstance(node[leaf], dict):
-            raise KeyError(dotted)
-        node[leaf] = value
-    return result
+def train_with(base: TrainParams, changes: dict[str, Any]) -> TrainParams:
+    """`base` with dotted `train` keys changed ({'cnn.filters': [16]}). Only settings that
+    exist, and one value each (not a whole section such as `cnn`), so a search key cannot
+    silently add a setting. DottedKeyError or ValidationError name the key."""
+    within = {f"train.{key}": value for key, value in changes.items()}
+    raw = dotted.updated({"train": base.model_dump(mode="json")}, within)
+    return TrainParams.model_validate(raw["train"])
 
 
 def describe_override_error(exc: Exception) -> str:
-    if isinstance(exc, KeyError):
-        return f"'{exc.args[0]}' is not a setting of the train section"
+    if isinstance(exc, dotted.DottedKeyError):
+        return str(exc)
     first = exc.errors()[0]
     key = "train." + ".".join(str(part) for part in first["loc"])
     return f"{key}: {first['msg'].removeprefix('Value error, ')} (got {first.get('input')!r})"

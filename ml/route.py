@@ -18,14 +18,12 @@ from typing import Annotated
 import typer
 
 from ml.config import Params, PrepareParams, Runner
+from ml.datasets import BUNDLED_DATASETS
 from ml.github import env as github_env
 from ml.io import read_json
 from ml.pipeline import overrides
 
 log = logging.getLogger(__name__)
-
-# Rows in scikit-learn's bundled sets, for routing before `prepare` has run.
-BUNDLED_ROWS = {"digits": 1797, "iris": 150, "wine": 178, "breast_cancer": 569, "diabetes": 442}
 
 
 @dataclass(frozen=True)
@@ -53,7 +51,7 @@ def count_rows(prepare: PrepareParams, data_dir: Path) -> int | None:
         return sum(read_json(dataset)["rows"].values())
     source = prepare.source
     if source.bundled:
-        return BUNDLED_ROWS[source.bundled]
+        return BUNDLED_DATASETS[source.bundled].rows
     path = Path(source.path) if source.path else None
     if path is None or not path.is_file():
         return None  # a URL, or a file not pulled yet: size unknown, size rules do not match

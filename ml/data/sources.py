@@ -10,23 +10,15 @@ from urllib.parse import urlparse
 
 import pandas as pd
 
-from ml.config import BUNDLED_DATASETS, PrepareParams
+from ml.config import PrepareParams
+from ml.datasets import BUNDLED_DATASETS
 from ml.errors import UserError
 
 log = logging.getLogger(__name__)
 
 DOWNLOAD_CACHE = Path("data/downloads")
 
-# Bundled sets: loader name in sklearn.datasets, and a readable target column name.
-BUNDLED_TARGETS = {
-    "digits": "digit",
-    "iris": "species",
-    "wine": "cultivar",
-    "breast_cancer": "diagnosis",
-    "diabetes": "progression",
-}
-DIGITS_SHAPE = (8, 8, 1)
-DIGITS_MAX = 16.0  # pixel values in load_digits are 0..16
+DIGITS_MAX = BUNDLED_DATASETS["digits"].pixel_max  # prepare scales the pixels by it
 
 
 class DataError(UserError, ValueError):
@@ -68,23 +60,22 @@ def load_source(params: PrepareParams, download_cache: Path = DOWNLOAD_CACHE) ->
 def load_bundled(name: str) -> RawData:
     from sklearn import datasets
 
+    spec = BUNDLED_DATASETS[name]
     bunch = getattr(datasets, f"load_{name}")(as_frame=True)
-    frame = bunch.frame.rename(columns={"target": BUNDLED_TARGETS[name]})
-    target = BUNDLED_TARGETS[name]
-    task = BUNDLED_DATASETS[name]
-    if task == "classification" and hasattr(bunch, "target_names") and name != "digits":
+    frame = bunch.frame.rename(columns={"target": spec.target})
+    if spec.named_classes:
         # Readable class labels ("setosa") rather than codes, so they reach the ONNX metadata.
         labels = dict(enumerate(str(label) for label in bunch.target_names))
-        frame[target] = frame[target].map(labels)
-    features = [column for column in frame.columns if column != target]
+        frame[spec.target] = frame[spec.target].map(labels)
+    features = [column for column in frame.columns if column != spec.target]
     return RawData(
         frame=frame,
-        target=target,
-        task=task,
+        target=spec.target,
+        task=spec.task,
         numeric_features=features,
         categorical_features=[],
         origin=f"sklearn.datasets.load_{name}",
-        image_shape=DIGITS_SHAPE if name == "digits" else None,
+        image_shape=spec.image_shape,
     )
 
 

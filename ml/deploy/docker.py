@@ -23,6 +23,7 @@ from ml.deploy.smoke import wait_for_version
 from ml.errors import UserError
 
 IMAGE_INPUTS = ("Dockerfile", "requirements/serve.txt", "ml/__init__.py", "ml/errors.py")
+IMAGE_INPUTS += ("ml/dotted.py", "ml/datasets.py")
 IMAGE_INPUTS += ("ml/config.py", "ml/serve")
 WHEELHOUSE = Path("build/wheelhouse")
 CONTAINER_PORT = 8080

@@ -8,7 +8,6 @@ file, with every override in place, passes the same strict validation as params.
 
 from __future__ import annotations
 
-import copy
 import json
 import re
 import shlex
@@ -18,10 +17,10 @@ from typing import Annotated
 import typer
 import yaml
 
+from ml import dotted
 from ml.config import Params, ParamsError, parse_params
 from ml.github import env as github_env
 
-KEY = re.compile(r"^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)*$")
 # The typed inputs of the retrain form and the params they set.
 TYPED_KEYS = {
     "epochs": "train.epochs",
@@ -48,7 +47,7 @@ def parse_pairs(text: str) -> dict[str, object]:
     for word in words:
         key, sep, raw = word.partition("=")
         key = key.strip()
-        if not sep or not KEY.match(key):
+        if not sep or not dotted.is_key(key):
             raise OverrideError(
                 f"override {word!r} is not key=value with a dotted params key "
                 "(for example train.epochs=3)"
@@ -83,21 +82,12 @@ def collect(text: str = "", **typed: str | None) -> dict[str, object]:
 
 
 def apply(raw: dict, overrides: dict[str, object]) -> dict:
-    """A copy of the raw params mapping with every dotted key set (sections created as needed)."""
-    result = copy.deepcopy(raw)
-    for dotted, value in overrides.items():
-        *parents, leaf = dotted.split(".")
-        node = result
-        for depth, part in enumerate(parents):
-            child = node.setdefault(part, {})
-            if child is None:  # `export:` with everything commented out
-                child = node[part] = {}
-            if not isinstance(child, dict):
-                where = ".".join(parents[: depth + 1])
-                raise OverrideError(f"override {dotted}: {where} is a value, not a section")
-            node = child
-        node[leaf] = value
-    return result
+    """A copy of the raw params mapping with every dotted key set. Sections are created as
+    needed and any key may be set: the schema validation that follows names unknown keys."""
+    try:
+        return dotted.updated(raw, overrides, create=True, replace_mapping=True)
+    except dotted.DottedKeyError as exc:
+        raise OverrideError(f"override {exc}") from None
 
 
 def validate(params_path: Path, overrides: dict[str, object]) -> Params:

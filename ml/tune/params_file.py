@@ -9,6 +9,7 @@ from typing import Any
 
 import yaml
 
+from ml import dotted
 from ml.config import Params, parse_params
 from ml.errors import UserError
 from ml.io import write_text
@@ -24,21 +25,19 @@ def yaml_round_trip():
 
 
 def updated_text(text: str, section: str, overrides: dict[str, Any]) -> str:
-    """`text` with the dotted keys of `section` ({'cnn.filters': [16]}) set to new values."""
+    """`text` with the dotted keys of `section` ({'cnn.filters': [16]}) set to new values.
+    Settings the file leaves to their defaults are added, in sections created as needed."""
     from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
     yaml = yaml_round_trip()
     document = yaml.load(text) or CommentedMap()
-    node = document.setdefault(section, CommentedMap())
-    for dotted, value in overrides.items():
-        *parents, leaf = dotted.split(".")
-        target = node
-        for part in parents:
-            target = target.setdefault(part, CommentedMap())
+    for key, value in overrides.items():
         if isinstance(value, list):
             value = CommentedSeq(value)
             value.fa.set_flow_style()  # [16, 32] on one line, as in the shipped file
-        target[leaf] = value
+        dotted.set_value(
+            document, f"{section}.{key}", value, create=True, new_mapping=CommentedMap
+        )
     buffer = io.StringIO()
     yaml.dump(document, buffer)
     return buffer.getvalue()

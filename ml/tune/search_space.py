@@ -7,7 +7,8 @@ import hashlib
 import json
 from typing import Any
 
-from ml.config import Params, TrainParams, TuneParams, apply_overrides
+from ml import dotted
+from ml.config import Params, TrainParams, TuneParams, train_with
 from ml.errors import UserError
 
 MODEL_SECTIONS = ("cnn", "mlp")
@@ -33,7 +34,8 @@ def suggest(trial, space: dict) -> dict[str, Any]:
 
 
 def train_params(base: TrainParams, overrides: dict[str, Any]) -> TrainParams:
-    return TrainParams.model_validate(apply_overrides(base.model_dump(mode="json"), overrides))
+    """The `train` settings of one trial: `base` with its sampled dotted keys."""
+    return train_with(base, overrides)
 
 
 def check_searchable(tune: TuneParams, train: TrainParams) -> None:
@@ -61,11 +63,7 @@ def study_name(params: Params, data_fingerprint: str) -> str:
     searched = set(params.tune.space) | {key for c in params.tune.candidates for key in c}
     start = params.train.model_dump(mode="json")
     for key in searched:
-        *parents, leaf = key.split(".")
-        node = start
-        for part in parents:
-            node = node[part]
-        node.pop(leaf, None)
+        dotted.pop(start, key)
     identity = {
         "tune": params.tune.model_dump(mode="json", exclude={"trials", "timeout_minutes"}),
         "train": start,

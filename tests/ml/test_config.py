@@ -5,14 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
+from ml import dotted
 from ml.config import (
     Params,
     ParamsError,
+    TrainParams,
     load_params,
     model_params_hash,
     parse_params,
     section_hash,
+    train_with,
 )
 from ml.errors import UserError
 from tests.paths import REPO_ROOT
@@ -326,7 +330,29 @@ def test_gate_accuracy_above_one() -> None:
 
 def test_tune_space_key_must_be_a_train_setting() -> None:
     message = error_of({"tune": {"space": {"cnn.filtres": {"choices": [[8]]}}}})
-    assert "tune.space.cnn.filtres: 'cnn.filtres' is not a setting of the train section" in message
+    assert (
+        "tune.space.cnn.filtres: train.cnn.filtres: unknown key. Did you mean 'filters'? "
+        "Allowed here: dense_units, dropout_rate, filters, kernel_size"
+    ) in message
+
+
+def test_tune_keys_are_single_settings_not_sections() -> None:
+    message = error_of({"tune": {"candidates": [{"cnn": {"filters": [8]}}]}})
+    assert "tune.candidates[0]: train.cnn: a section, not a value; set one of its keys" in message
+    message = error_of({"tune": {"space": {"epochs.max": {"choices": [3]}}}})
+    assert "tune.space.epochs.max: train.epochs.max: train.epochs is a value" in message
+
+
+def test_train_with_changes_only_the_given_settings() -> None:
+    base = TrainParams()
+    changed = train_with(base, {"cnn.filters": [8], "learning_rate": 0.01})
+    assert (changed.cnn.filters, changed.learning_rate) == ([8], 0.01)
+    assert changed.model_dump(exclude={"cnn", "learning_rate"}) == base.model_dump(
+        exclude={"cnn", "learning_rate"}
+    )
+    assert base.cnn.filters == [32, 64]  # the base is left as it was
+    with pytest.raises(dotted.DottedKeyError, match=r"^train\.mlp\.unit: unknown key"):
+        train_with(base, {"mlp.unit": [8]})
 
 
 def test_tune_space_values_must_be_valid_train_values() -> None:
@@ -371,3 +397,59 @@ def test_serving_sections_have_defaults_and_name_bad_keys() -> None:
     assert "deploy.target: Input should be 'local', 'docker' or 'kserve'" in message
     message = error_of({"deploy": {"kserve": {"min_replicas": 3, "max_replicas": 2}}})
     assert "max_replicas (2) is below min_replicas (3)" in message
+
+
+# --- defaults: the schema is their one home ---------------------------------------------------
+
+
+def leaf_keys(raw: dict, defaults: dict, prefix: str = "") -> list[str]:
+    """Dotted keys of the values params.yaml sets; a schema field holding a free-form mapping
+    (tune.space) or a list (route.rules) is one value."""
+    keys = []
+    for name, value in raw.items():
+        default = defaults.get(name)
+        nested = isinstance(value, dict) and isinstance(default, dict)
+        if nested and value.keys() <= default.keys():
+            keys += leaf_keys(value, default, f"{prefix}{name}.")
+        else:
+            keys.append(prefix + name)
+    return keys
+
+
+def example_marks(node, prefix: str = "") -> set[str]:
+    """Dotted keys whose line in params.yaml ends in an `# example...` comment."""
+    marks = set()
+    for name, value in node.items():
+        token = (node.ca.items.get(name) or [None, None, None])[2]
+        if token is not None and token.value.startswith("# example"):
+            marks.add(prefix + name)
+        if hasattr(value, "ca") and hasattr(value, "items"):
+            marks |= example_marks(value, f"{prefix}{name}.")
+    return marks
+
+
+def test_shipped_params_agree_with_the_schema_defaults() -> None:
+    """params.yaml may differ from a schema default only where its line (or its section's line)
+    says `# example: <why>`: the bundled digits example's own choice. Any other difference is
+    drift: make the schema default and params.yaml agree."""
+    from ml.tune.params_file import yaml_round_trip
+
+    text = (REPO_ROOT / "params.yaml").read_text(encoding="utf-8")
+    # Both sides as the schema reads them, so 20 and 20.0 or 1.0e-5 and 1e-05 are equal.
+    shipped = parse_params(yaml.safe_load(text)).model_dump(mode="json")
+    defaults = Params().model_dump(mode="json")
+    keys = leaf_keys(yaml.safe_load(text), defaults)
+    assert {"train.epochs", "train.early_stopping.patience", "deploy.docker.port"} <= set(keys)
+    differ = {key for key in keys if dotted.get(shipped, key) != dotted.get(defaults, key)}
+    marks = example_marks(yaml_round_trip().load(text))
+
+    def marked(key: str) -> bool:
+        parts = key.split(".")
+        return any(".".join(parts[:depth]) in marks for depth in range(1, len(parts) + 1))
+
+    drift = {key: (dotted.get(shipped, key), dotted.get(defaults, key)) for key in differ}
+    unmarked = {key: values for key, values in drift.items() if not marked(key)}
+    assert not unmarked, f"params.yaml vs schema default, not marked `# example`: {unmarked}"
+    stale = {mark for mark in marks if not any(f"{key}.".startswith(f"{mark}.") for key in differ)}
+    assert not stale, f"marked `# example` but equal to the schema default: {sorted(stale)}"
+    assert "train.learning_rate" in marks  # the comment reader finds the marks

@@ -62,6 +62,8 @@ def test_the_files_the_image_copies_are_enough_to_serve(digits_onnx, tmp_path):
     assert sorted(p.name for p in (app / "ml").iterdir()) == [
         "__init__.py",
         "config.py",
+        "datasets.py",
+        "dotted.py",
         "errors.py",
         "serve",
     ]

@@ -101,6 +101,18 @@ def test_a_section_missing_from_the_file_can_be_set(params_file: Path) -> None:
     assert overrides.validate(params_file, {"export.latency_runs": 5}).export.latency_runs == 5
 
 
+def test_an_empty_section_can_be_set(params_file: Path) -> None:
+    params_file.write_text(params_file.read_text() + "serve:\n", encoding="utf-8")
+    assert overrides.validate(params_file, {"serve.port": 9000}).serve.port == 9000
+
+
+def test_a_whole_section_can_be_set_and_is_validated(params_file: Path) -> None:
+    params = overrides.validate(params_file, {"train.cnn": {"filters": [8]}})
+    assert params.train.cnn.filters == [8]
+    with pytest.raises(OverrideError, match=r"train\.cnn\.filter: unknown key"):
+        overrides.validate(params_file, {"train.cnn": {"filter": [8]}})
+
+
 @pytest.mark.parametrize(
     ("value", "text"),
     [

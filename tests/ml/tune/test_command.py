@@ -1,19 +1,18 @@
-"""The architecture search: sampling, the study's identity, params written back with comments,
-and a real Optuna study on the digits data with nested MLflow runs, pruning and resuming."""
+"""`ml tune`: a real Optuna study on the digits data with nested MLflow runs, pruning, resuming,
+and the best settings written back into params.yaml."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-import optuna
 import pytest
 import yaml
 
-from ml.config import ParamsError, TrainParams, parse_params
+from ml import dotted
+from ml.config import parse_params
 from ml.errors import UserError
 from ml.tune import command as tune
-from ml.tune import params_file, search_space
 
 WEAK_START = """\
 # A deliberately weak start: a 4-unit network trained for one epoch.
@@ -40,94 +39,6 @@ tune:
     epochs: {choices: [5]}
     learning_rate: {low: 0.003, high: 0.01, log: true}
 """
-
-
-# --- sampling and the study's identity ---------------------------------------------------
-
-
-def test_suggest_decodes_list_choices_and_rounds_floats() -> None:
-    params = parse_params(
-        {
-            "tune": {
-                "space": {
-                    "cnn.filters": {"choices": [[16, 32], [32, 64]]},
-                    "learning_rate": {"low": 0.001, "high": 0.01, "log": True},
-                    "cnn.dense_units": {"low": 32, "high": 256},
-                }
-            }
-        }
-    )
-    trial = optuna.trial.FixedTrial(
-        {"cnn.filters": "[32, 64]", "learning_rate": 0.0031234567, "cnn.dense_units": 100}
-    )
-    overrides = search_space.suggest(trial, params.tune.space)
-    assert overrides == {"cnn.filters": [32, 64], "learning_rate": 0.00312, "cnn.dense_units": 100}
-    settings = search_space.train_params(params.train, overrides)
-    assert settings.cnn.filters == [32, 64] and settings.learning_rate == 0.00312
-
-
-def test_nothing_to_search_is_an_error() -> None:
-    with pytest.raises(UserError, match="no `space` and no `candidates`"):
-        search_space.check_searchable(parse_params({}).tune, TrainParams())
-
-
-def test_settings_of_a_model_no_trial_trains_are_refused() -> None:
-    params = parse_params(
-        {"train": {"model": "mlp"}, "tune": {"space": {"cnn.filters": {"choices": [[8]]}}}}
-    )
-    with pytest.raises(UserError, match=r"'cnn\.filters' has no effect, no trial trains a 'cnn'"):
-        search_space.check_searchable(params.tune, params.train)
-    params = parse_params(
-        {
-            "train": {"model": "mlp"},
-            "tune": {
-                "space": {
-                    "model": {"choices": ["mlp", "cnn"]},
-                    "cnn.filters": {"choices": [[8]]},
-                }
-            },
-        }
-    )
-    search_space.check_searchable(params.tune, params.train)
-
-
-def test_study_survives_writing_the_best_values_back() -> None:
-    raw = yaml.safe_load(WEAK_START)
-    before = search_space.study_name(parse_params(raw), "data-1")
-    raw["train"]["mlp"]["units"] = [64]  # what writing the winner back does
-    raw["train"]["learning_rate"] = 0.005
-    raw["tune"]["trials"] = 10  # a bigger budget continues the same study
-    assert search_space.study_name(parse_params(raw), "data-1") == before
-    raw["train"]["batch_size"] = 16  # a different starting point is a different search
-    assert search_space.study_name(parse_params(raw), "data-1") != before
-    assert search_space.study_name(parse_params(yaml.safe_load(WEAK_START)), "data-2") != before
-
-
-# --- params.yaml written back ------------------------------------------------------------------
-
-
-def test_overrides_keep_comments_order_and_list_style(tmp_path: Path) -> None:
-    path = tmp_path / "params.yaml"
-    path.write_text(WEAK_START)
-    params_file.write_overrides(path, "train", {"mlp.units": [64, 32], "learning_rate": 0.004})
-    before, after = WEAK_START.splitlines(), path.read_text().splitlines()
-    changed = [(old, new) for old, new in zip(before, after, strict=True) if old != new]
-    assert changed == [
-        ("  learning_rate: 0.001", "  learning_rate: 0.004"),
-        # The comment keeps its column, as a person editing the file would leave it.
-        (
-            "    units: [4]             # far too narrow",
-            "    units: [64, 32]        # far too narrow",
-        ),
-    ]
-
-
-def test_invalid_overrides_leave_the_file_untouched(tmp_path: Path) -> None:
-    path = tmp_path / "params.yaml"
-    path.write_text(WEAK_START)
-    with pytest.raises(ParamsError, match=r"train\.epochs"):
-        params_file.write_overrides(path, "train", {"epochs": 0})
-    assert path.read_text() == WEAK_START
 
 
 # --- a real search on the digits data ----------------------------------------------------------
@@ -181,12 +92,9 @@ def test_the_hopeless_candidate_is_pruned(searched) -> None:
 
 def test_best_settings_are_written_into_params(searched) -> None:
     _, first, params_text, _ = searched
-    params = parse_params(yaml.safe_load(params_text))
+    train = parse_params(yaml.safe_load(params_text)).train.model_dump()
     for key, value in first["best"]["overrides"].items():
-        node = params.train.model_dump()
-        for part in key.split("."):
-            node = node[part]
-        assert node == value
+        assert dotted.get(train, key) == value
     assert "# cnn (images) | mlp (tabular or images)" in params_text
 
 
