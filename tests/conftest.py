@@ -1,16 +1,20 @@
-"""Shared fixtures: a tiny configuration and a real Git + DVC repository holding the kit."""
+"""Shared fixtures: a tiny configuration, a real Git + DVC repository holding the kit, the
+prepared digits data and its ONNX model, an MLflow store, and the fake GitHub API. Helpers that
+are not fixtures live in tests/helpers.py."""
 
 from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
 
+from tests.fake_github import FakeGitHub
+from tests.helpers import run
 from tests.paths import REPO_ROOT
 
 # What a user's repository needs to run the pipeline (the package is run with `python -m ml`).
@@ -53,16 +57,6 @@ def tool_env(tmp_path: Path) -> dict[str, str]:
     return env
 
 
-def run(args: list[str], cwd: Path, env: dict, check: bool = True, **kwargs):
-    result = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, **kwargs)
-    if check and result.returncode != 0:
-        raise AssertionError(
-            f"{' '.join(args)} exited {result.returncode}\n--- stdout\n{result.stdout}"
-            f"\n--- stderr\n{result.stderr}"
-        )
-    return result
-
-
 def make_pipeline_repo(path: Path, params: dict) -> tuple[Path, dict]:
     """A fresh Git repository with the kit's pipeline and `params`, committed."""
     path.mkdir(parents=True, exist_ok=True)
@@ -98,6 +92,14 @@ def prepared_digits(tmp_path_factory) -> Path:
     return out
 
 
+@pytest.fixture(scope="session")
+def digits_onnx(prepared_digits, tmp_path_factory) -> Path:
+    """A linear model of the digits as an ONNX file (tests/serving.py), made once per session."""
+    from tests.serving import linear_model
+
+    return linear_model(prepared_digits, tmp_path_factory.mktemp("digits") / "model.onnx")
+
+
 @pytest.fixture
 def mlflow_store(tmp_path, monkeypatch) -> str:
     """An isolated MLflow sqlite store; the experiment is named after the working directory."""
@@ -109,17 +111,10 @@ def mlflow_store(tmp_path, monkeypatch) -> str:
 
 
 @pytest.fixture
-def fake_github(monkeypatch: pytest.MonkeyPatch):
-    """A fake GitHub REST API on 127.0.0.1 (tests/fake_github_pulls.py), with GITHUB_API_URL,
+def fake_github(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeGitHub]:
+    """The fake GitHub REST API (tests/fake_github.py) on 127.0.0.1, with GITHUB_API_URL,
     GITHUB_REPOSITORY and GITHUB_TOKEN pointing at it."""
-    from tests.fake_github_pulls import FakeGitHub, serve
-
-    fake = FakeGitHub()
-    server, thread = serve(fake)
-    monkeypatch.setenv("GITHUB_API_URL", fake.url)
-    monkeypatch.setenv("GITHUB_REPOSITORY", fake.repository)
-    monkeypatch.setenv("GITHUB_TOKEN", fake.token)
-    yield fake
-    server.shutdown()
-    thread.join()
-    server.server_close()
+    with FakeGitHub() as fake:
+        for name, value in fake.environment().items():
+            monkeypatch.setenv(name, value)
+        yield fake

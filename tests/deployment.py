@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import sys
 from pathlib import Path
 
 import yaml
 
-from tests.conftest import run, tool_env
+from tests.conftest import tool_env
+from tests.helpers import run_ml
 from tests.paths import REPO_ROOT
 from tests.serving import free_port, linear_model
 
@@ -28,9 +28,9 @@ class Deployment:
     bad: Path
 
     def deploy(self, model: Path, *extra: str, check: bool = True, env: dict | None = None):
-        command = [sys.executable, "-m", "ml", "deploy", "--model", str(model)]
-        command += ["--params", str(self.params), "--state-dir", str(self.state), *extra]
-        return run(command, self.root, self.env | (env or {}), check=check, timeout=300)
+        options = ["--model", str(model), "--params", str(self.params)]
+        options += ["--state-dir", str(self.state), *extra]
+        return run_ml("deploy", *options, cwd=self.root, env=self.env | (env or {}), check=check)
 
     def registry(self):
         from mlflow import MlflowClient

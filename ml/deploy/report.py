@@ -10,7 +10,8 @@ import os
 import time
 from pathlib import Path
 
-from ml.github import client as github_api
+from ml.github import client as github_client
+from ml.github import env as github_env
 from ml.io import write_json
 
 log = logging.getLogger("ml.deploy")
@@ -59,8 +60,8 @@ class DeployReport:
 
     def publish(self, state_dir: Path) -> None:
         markdown = self.markdown()
-        github_api.append_step_summary(markdown)
-        github_api.write_outputs(
+        github_env.append_step_summary(markdown)
+        github_env.write_outputs(
             {
                 "status": self.status,
                 "version": self.version,
@@ -70,9 +71,9 @@ class DeployReport:
         )
         write_json(state_dir / "deployment.json", self.record())
         sha = os.environ.get("GITHUB_SHA")
-        if sha and github_api.configured():
+        if sha and github_client.configured():
             try:
-                numbers = github_api.comment_on_pulls_of(sha, markdown)
+                numbers = github_client.comment_on_pulls_of(sha, markdown)
             except Exception as exc:  # a failed comment never fails a deploy
                 log.warning("Could not comment on the pull request of %s: %s", sha, exc)
             else:

@@ -58,7 +58,8 @@ def api_url() -> str:
     return (os.environ.get("GITHUB_API_URL") or DEFAULT_API_URL).rstrip("/")
 
 
-def repository() -> str:
+def repository_name() -> str:
+    """GITHUB_REPOSITORY, the 'owner/name' the job runs for."""
     name = os.environ.get("GITHUB_REPOSITORY", "")
     if name.count("/") != 1 or not all(name.split("/")):
         raise UserError(f"GITHUB_REPOSITORY must be 'owner/name', got {name!r}")
@@ -66,9 +67,13 @@ def repository() -> str:
 
 
 def token() -> str:
+    """GITHUB_TOKEN, the job's token: Actions hands it to a step only through `env:`."""
     value = os.environ.get("GITHUB_TOKEN", "")
     if not value:
-        raise UserError("GITHUB_TOKEN is not set: pass the job's token to post the report")
+        raise UserError(
+            "GITHUB_TOKEN is not set: give the step the job's token "
+            "(env: GITHUB_TOKEN: ${{ github.token }})"
+        )
     return value
 
 

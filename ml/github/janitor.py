@@ -18,11 +18,17 @@ import functools
 import logging
 import os
 import time
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from ml.errors import UserError
+from ml.github import client as github_client
+from ml.github import env as github_env
+
+if TYPE_CHECKING:
+    from github import Auth
+    from github.Repository import Repository
 
 log = logging.getLogger("ml.github.janitor")
 
@@ -32,34 +38,26 @@ def is_stale(runner, labels: set[str]) -> bool:
     return runner.status == "offline" and not runner.busy and labels <= names
 
 
-def connect(api_url: str):
-    """A PyGithub client authenticated for runner administration of GITHUB_REPOSITORY."""
-    from github import Auth, Github, GithubIntegration
+def credentials(repository: str) -> Auth.Auth:
+    """A GitHub App installation's credentials, else RUNNER_ADMIN_TOKEN: the job's GITHUB_TOKEN
+    can never administer runners."""
+    from github import Auth
 
     app_id, private_key = os.environ.get("GITHUB_APP_ID"), os.environ.get("GITHUB_APP_PRIVATE_KEY")
     if app_id and private_key:
-        app = Auth.AppAuth(app_id, private_key)
-        owner, name = repository().split("/")
-        installation = GithubIntegration(auth=app, base_url=api_url).get_repo_installation(
-            owner, name
-        )
-        auth = app.get_installation_auth(installation.id)
-    elif os.environ.get("RUNNER_ADMIN_TOKEN"):
-        auth = Auth.Token(os.environ["RUNNER_ADMIN_TOKEN"])
-    else:
-        raise UserError(
-            "no credentials: set GITHUB_APP_ID and GITHUB_APP_PRIVATE_KEY (a GitHub App with "
-            "Administration: read and write) or RUNNER_ADMIN_TOKEN; the workflow's GITHUB_TOKEN "
-            "cannot administer runners"
-        )
-    return Github(auth=auth, base_url=api_url, per_page=100, lazy=True)
+        return github_client.app_installation_auth(app_id, private_key, repository)
+    if os.environ.get("RUNNER_ADMIN_TOKEN"):
+        return Auth.Token(os.environ["RUNNER_ADMIN_TOKEN"])
+    raise UserError(
+        "no credentials: set GITHUB_APP_ID and GITHUB_APP_PRIVATE_KEY (a GitHub App with "
+        "Administration: read and write) or RUNNER_ADMIN_TOKEN; the workflow's GITHUB_TOKEN "
+        "cannot administer runners"
+    )
 
 
-def repository() -> str:
-    name = os.environ.get("GITHUB_REPOSITORY", "")
-    if name.count("/") != 1 or not all(name.split("/")):
-        raise UserError(f"GITHUB_REPOSITORY must be owner/repo, got {name!r}")
-    return name
+def connect() -> Repository:
+    """GITHUB_REPOSITORY as a PyGithub repository, authenticated for runner administration."""
+    return github_client.repository_client(credentials(github_env.repository_name()))
 
 
 def remove_stale(
@@ -102,31 +100,16 @@ def main(
     ] = False,
 ) -> None:
     """Remove offline, idle self-hosted runners that carry the given labels."""
-    from github import GithubException
-    from requests import RequestException
-
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    api_url = os.environ.get("GITHUB_API_URL") or "https://api.github.com"
-    try:
-        client = connect(api_url)
-        repo = client.get_repo(repository())
-        removed = remove_stale(repo, set(label or ["gpu"]), grace_seconds, dry_run)
-    except RequestException as exc:
-        raise UserError(f"cannot reach the GitHub API at {api_url}: {exc}") from None
-    except GithubException as exc:
-        message = exc.data.get("message") if isinstance(exc.data, dict) else exc.data
-        raise UserError(
-            f"GitHub answered HTTP {exc.status}: {message} (the token needs permission to "
-            "administer the repository's runners)"
-        ) from None
+    needs = "the token needs permission to administer the repository's runners"
+    with github_client.api_errors(" removing stale runners", refused_hint=needs):
+        removed = remove_stale(connect(), set(label or ["gpu"]), grace_seconds, dry_run)
     verb = "would remove" if dry_run else "removed"
     summary = f"Runner janitor {verb} {len(removed)} stale runner(s)" + (
         f": {', '.join(removed)}" if removed else ""
     )
     typer.echo(summary)
-    if os.environ.get("GITHUB_STEP_SUMMARY"):
-        with open(os.environ["GITHUB_STEP_SUMMARY"], "a", encoding="utf-8") as handle:
-            handle.write(summary + "\n")
+    github_env.append_step_summary(summary)
 
 
 def run() -> None:

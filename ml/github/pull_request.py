@@ -21,6 +21,7 @@ import typer
 import yaml
 
 from ml.errors import UserError
+from ml.github import client as github_client
 from ml.github import env as github_env
 
 log = logging.getLogger(__name__)
@@ -89,12 +90,6 @@ def open_or_update(repo, branch: str, base: str, title: str, body: str) -> tuple
     return repo.create_pull(base=base, head=branch, title=title, body=body), "opened"
 
 
-def client():
-    from github import Auth, Github
-
-    return Github(auth=Auth.Token(github_env.token()), base_url=github_env.api_url())
-
-
 def read_bodies(paths: list[Path]) -> str:
     parts = []
     for path in paths:
@@ -115,22 +110,18 @@ def main(
     remote: Annotated[str, typer.Option(help="Git remote to push to.")] = "origin",
 ) -> None:
     """Commit the results to BRANCH, push it, and open or update its pull request."""
-    from github import GithubException
-
     if not BRANCH.match(branch) or ".." in branch or branch.endswith((".lock", "/")):
         raise UserError(f"--branch {branch!r} is not a valid branch name")
     paths = [Path(line.strip()) for line in body_files.splitlines() if line.strip()]
     body = read_bodies(paths) or f"Results of `{branch}`."
-    try:
-        repo = client().get_repo(github_env.repository())
+    with github_client.api_errors(f" for {github_env.repository_name()}"):
+        repo = github_client.repository_client()
         base = base or repo.default_branch
         if branch in (base, repo.default_branch):
             raise UserError(f"refusing to push results to {branch!r}, the base/default branch")
         sha = commit_results(branch, title)
         push(branch, remote, github_env.token())
         pull, operation = open_or_update(repo, branch, base, title, body)
-    except GithubException as exc:
-        raise UserError(f"GitHub API at {github_env.api_url()}: {exc.status} {exc.data}") from None
     log.info("Pull request #%d %s: %s (%s)", pull.number, operation, pull.html_url, sha[:12])
     github_env.append_step_summary(
         f"Pull request [#{pull.number}]({pull.html_url}) {operation} from `{branch}`.\n"

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,11 +18,11 @@ from pathlib import Path
 import yaml
 
 from tests.actions.expressions import as_string, condition, context_lookup, substitute
+from tests.helpers import read_outputs
 from tests.paths import REPO_ROOT
 
 ACTIONS = REPO_ROOT / "actions"
 STEP_TIMEOUT_S = 600
-DELIMITED = re.compile(r"^([\w-]+)<<(.+)$")
 
 
 @dataclass
@@ -66,27 +65,6 @@ def resolve_inputs(action: dict, given: dict[str, str], github: dict) -> dict[st
         else:
             resolved[name] = substitute(str(spec.get("default", "")), lookup)
     return resolved
-
-
-def read_outputs(path: Path) -> dict[str, str]:
-    """Parse GITHUB_OUTPUT: `name=value` lines and `name<<DELIMITER` blocks."""
-    outputs: dict[str, str] = {}
-    lines = iter(path.read_text(encoding="utf-8").splitlines())
-    for line in lines:
-        block = DELIMITED.match(line)
-        if block:
-            name, delimiter, body = block[1], block[2], []
-            for part in lines:
-                if part == delimiter:
-                    break
-                body.append(part)
-            else:
-                raise ValueError(f"GITHUB_OUTPUT: {name} is never closed by {delimiter}")
-            outputs[name] = "\n".join(body)
-        elif "=" in line:
-            name, value = line.split("=", 1)
-            outputs[name] = value
-    return outputs
 
 
 def step_environment(runner: Runner, name: str, number: int, extra_path: list[str]) -> dict:

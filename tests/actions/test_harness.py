@@ -22,8 +22,9 @@ import yaml
 from ml.cli import COMMANDS
 from ml.report.markdown import MARKER
 from tests.actions.harness import ActionResult, Runner, run_action
-from tests.conftest import make_pipeline_repo, run, tiny_params, tool_env
-from tests.fake_github_pulls import FakeGitHub, serve
+from tests.conftest import make_pipeline_repo, tiny_params, tool_env
+from tests.fake_github import FakeGitHub
+from tests.helpers import run, run_ml
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("actions")]
 
@@ -176,7 +177,7 @@ def check_deploy_then_monitor(results: list[ActionResult], repo: Path) -> None:
 
 
 def stop_deployment(repo: Path) -> None:
-    run(["python", "-m", "ml", "deploy", "--stop"], repo, tool_env(repo), check=False)
+    run_ml("deploy", "--stop", cwd=repo, env=tool_env(repo))
 
 
 def free_port() -> int:
@@ -340,23 +341,17 @@ def clone(source: Path, path: Path, *options: str) -> Path:
 def run_job(case: Case, repo: Path, temp: Path) -> list[ActionResult]:
     """The case's actions in order, like the steps of one job; stops at the first failure."""
     temp.mkdir(parents=True, exist_ok=True)
-    github = {"token": "test-token", "run_id": "1", "run_attempt": "1", "job": "harness"}
-    github |= {"repository": "octo/kit", "workspace": str(repo), "event": case.event}
-    runner = Runner(cwd=repo, env=tool_env(repo), temp=temp, github=github, event=case.event)
-    fake = FakeGitHub(token="test-token")
-    server, thread = serve(fake)
-    runner.env |= {"GITHUB_API_URL": fake.url, "GITHUB_REPOSITORY": fake.repository}
     done: dict[str, ActionResult] = {}
-    try:
+    with FakeGitHub(repository="octo/kit") as fake:
+        github = {"token": fake.token, "run_id": "1", "run_attempt": "1", "job": "harness"}
+        github |= {"repository": fake.repository, "workspace": str(repo), "event": case.event}
+        runner = Runner(cwd=repo, env=tool_env(repo), temp=temp, github=github, event=case.event)
+        runner.env |= {"GITHUB_API_URL": fake.url, "GITHUB_REPOSITORY": fake.repository}
         for call in case.job:
             inputs = {key: fill(value, done) for key, value in call.inputs.items()}
             done[call.action] = run_action(call.action, inputs, runner)
             if done[call.action].failed:
                 break
-    finally:
-        server.shutdown()
-        thread.join()
-        server.server_close()
     return list(done.values())
 
 

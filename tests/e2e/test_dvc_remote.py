@@ -12,7 +12,8 @@ import hashlib
 
 import pytest
 
-from tests.conftest import make_pipeline_repo, run, tiny_params
+from tests.conftest import make_pipeline_repo, tiny_params
+from tests.helpers import run
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("dvc-remote")]
 

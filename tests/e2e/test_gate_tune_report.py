@@ -1,7 +1,7 @@
 """The pull-request story end to end, with the real tools: a weak model is committed on main;
 on a branch `ml gate` fails it, `ml tune` searches a better architecture and reproduces the
 pipeline with `dvc repro`, the gate passes, and `ml report --post` comments on the PR (posted to
-the local stand-in for the GitHub API, tests/fake_github.py, the only fake)."""
+the fake GitHub API, tests/fake_github.py)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import make_pipeline_repo, run, tiny_params
+from tests.conftest import make_pipeline_repo, tiny_params
 from tests.fake_github import FakeGitHub
-from tests.ml.conftest import read_outputs
+from tests.helpers import read_outputs, run, run_ml
 
 pytestmark = pytest.mark.e2e
 
@@ -60,27 +60,26 @@ def story(tmp_path_factory) -> dict:
     actions = env | {"GITHUB_EVENT_PATH": str(event), "GITHUB_REPOSITORY": "octo/models"}
     story = {"repo": repo, "base": base}
     story["gate_before"] = gate(repo, actions, root / "before.txt")
-    story["tune"] = run(["python", "-m", "ml", "tune"], repo, env)
+    story["tune"] = run_ml("tune", cwd=repo, env=env, check=True, timeout=1200)
     story["head_after_tune"] = run(["git", "rev-parse", "HEAD"], repo, env).stdout.strip()
     story["gate_after"] = gate(repo, actions, root / "after.txt")
     run(["git", "add", "-A"], repo, env)
     run(["git", "commit", "-q", "-m", "tuned"], repo, env)
     summary = root / "summary.md"
     with FakeGitHub(repository="octo/models") as github:
+        github.add_pull(3)
         posting = actions | {
             "GITHUB_API_URL": github.url,
             "GITHUB_TOKEN": github.token,
             "GITHUB_STEP_SUMMARY": str(summary),
         }
-        story["report"] = run(["python", "-m", "ml", "report", "--post"], repo, posting)
+        story["report"] = run_ml("report", "--post", cwd=repo, env=posting, check=True)
     story |= {"comments": github.comments.get(3, []), "summary": summary.read_text()}
     return story
 
 
 def gate(repo: Path, env: dict, outputs: Path) -> dict:
-    result = run(
-        ["python", "-m", "ml", "gate"], repo, env | {"GITHUB_OUTPUT": str(outputs)}, check=False
-    )
+    result = run_ml("gate", cwd=repo, env=env | {"GITHUB_OUTPUT": str(outputs)})
     return {"returncode": result.returncode, "stderr": result.stderr, **read_outputs(outputs)}
 
 

@@ -12,7 +12,8 @@ import pytest
 import yaml
 
 from ml.onnx_model import read_metadata
-from tests.conftest import make_pipeline_repo, run, tiny_params
+from tests.conftest import make_pipeline_repo, tiny_params
+from tests.helpers import run
 from tests.serving import running_service, write_serve_params
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("pipeline")]

@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import make_pipeline_repo, run, tiny_params
+from tests.conftest import make_pipeline_repo, tiny_params
+from tests.helpers import run
 from tests.paths import REPO_ROOT
 
 pytestmark = [

@@ -1,16 +1,14 @@
-"""Shared fixtures for the unit tests: small tables written to tmp_path, params for them, a real
-HTTP server on the loopback interface for URL sources, and a scratch Git repository."""
+"""Shared fixtures for the unit tests: small tables written to tmp_path, params for them, a file
+server and a chat webhook on the loopback interface (tests/loopback_http.py), and a scratch Git
+repository."""
 
 from __future__ import annotations
 
 import functools
-import http.server
-import json
 import logging
 import os
 import socket
 import subprocess
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +19,7 @@ import pytest
 from typer.testing import CliRunner
 
 from ml.config import PrepareParams
+from tests.loopback_http import LoopbackServer, QuietFileHandler, read_json, reply
 
 
 @pytest.fixture
@@ -71,39 +70,21 @@ def params_for() -> Callable[..., PrepareParams]:
     return build
 
 
-class QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:
-        pass  # keep pytest's output free of access-log lines
+class FileServer(LoopbackServer):
+    """Serves the files under `root` (GET and HEAD, 404 for a missing file)."""
 
-
-@dataclass
-class FileServer:
-    root: Path
-    url: str
-    server: http.server.ThreadingHTTPServer
-    thread: threading.Thread
-
-    def stop(self) -> None:
-        """Shut the server and free its port: later requests to `url` are refused."""
-        if self.thread.is_alive():
-            self.server.shutdown()
-            self.thread.join()
-        self.server.server_close()
+    def __init__(self, root: Path) -> None:
+        super().__init__(functools.partial(QuietFileHandler, directory=str(root)))
+        self.root = root
 
 
 @pytest.fixture
 def file_server(tmp_path: Path) -> Iterator[FileServer]:
-    """Serve tmp_path/served over HTTP on 127.0.0.1 (loopback only) from a background thread."""
+    """Serve tmp_path/served over HTTP on 127.0.0.1 (loopback only); `stop()` makes it refuse."""
     root = tmp_path / "served"
     root.mkdir()
-    handler = functools.partial(QuietHandler, directory=str(root))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    # A short poll interval: shutdown() waits up to one interval (0.5 s by default).
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    served = FileServer(root, f"http://127.0.0.1:{server.server_address[1]}", server, thread)
-    yield served
-    served.stop()
+    with FileServer(root) as served:
+        yield served
 
 
 @pytest.fixture
@@ -154,50 +135,27 @@ def git_repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> GitRepo:
     return repo
 
 
-def read_outputs(path: Path) -> dict[str, str]:
-    """Parse GITHUB_OUTPUT's `name<<DELIMITER` entries the way the runner does."""
-    lines, values = path.read_text().splitlines(), {}
-    while lines:
-        name, delimiter = lines.pop(0).split("<<", 1)
-        end = lines.index(delimiter)
-        values[name] = "\n".join(lines[:end])
-        del lines[: end + 1]
-    return values
-
-
-class Hook:
-    """Records each POSTed JSON body; answers the scripted statuses first, then 200."""
+class Hook(LoopbackServer):
+    """A chat webhook: records each POSTed JSON body; answers the scripted statuses first, then
+    200."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.bodies: list[dict] = []
         self.statuses: list[int] = []
-        hook = self
+        self.url = f"{self.url}/services/T000/B000/secret"
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
-            def do_POST(self) -> None:
-                length = int(self.headers["Content-Length"])
-                hook.bodies.append(json.loads(self.rfile.read(length)))
-                self.send_response(hook.statuses.pop(0) if hook.statuses else 200)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/services/T000/B000/secret"
+    def handle(self, request, method: str) -> None:
+        with self.lock:
+            self.bodies.append(read_json(request))
+            status = self.statuses.pop(0) if self.statuses else 200
+        reply(request, status, "ok")
 
 
 @pytest.fixture
 def hook() -> Iterator[Hook]:
-    served = Hook()
-    thread = threading.Thread(target=served.server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    yield served
-    served.server.shutdown()
-    thread.join()
-    served.server.server_close()
+    with Hook() as served:
+        yield served
 
 
 @pytest.fixture

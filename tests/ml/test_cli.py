@@ -2,31 +2,18 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 from typer.testing import CliRunner
 
 from ml.cli import app
-from tests.paths import REPO_ROOT
+from tests.helpers import run_ml
 
 
 def test_bad_params_exit_1_with_message_and_no_traceback(tmp_path: Path) -> None:
     # A real process: proves the exit status and stderr a workflow or `dvc repro` sees.
     (tmp_path / "bad.yaml").write_text("train:\n  epoch: 3\n", encoding="utf-8")
-    # The repository first on the path, so the process runs this checkout's `ml`.
-    paths = [str(REPO_ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
-    env = os.environ | {"PYTHONPATH": os.pathsep.join(paths)}
-    result = subprocess.run(
-        [sys.executable, "-m", "ml", "prepare", "--params", "bad.yaml", "--out", "prepared"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = run_ml("prepare", "--params", "bad.yaml", "--out", "prepared", cwd=tmp_path)
     assert result.returncode == 1
     assert "bad.yaml is invalid" in result.stderr
     assert "train.epoch: unknown key. Did you mean 'epochs'?" in result.stderr

@@ -7,15 +7,14 @@ import json
 import math
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from ml.config import GateParams
 from ml.gate import check_gate
-from tests.ml.conftest import GitRepo, read_outputs
-from tests.paths import REPO_ROOT
+from tests.helpers import read_outputs, run_ml
+from tests.ml.conftest import GitRepo
 
 
 def classification(accuracy: float, f1: float = 0.9) -> dict:
@@ -102,16 +101,7 @@ def test_max_regression_without_base_metrics_is_skipped() -> None:
 
 
 def ml_gate(repo: GitRepo, *args: str, **env: str) -> subprocess.CompletedProcess:
-    paths = [str(REPO_ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
-    environment = os.environ | {"PYTHONPATH": os.pathsep.join(paths)} | env
-    return subprocess.run(
-        [sys.executable, "-m", "ml", "gate", *args],
-        cwd=repo.path,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return run_ml("gate", *args, cwd=repo.path, env=os.environ | env, timeout=120)
 
 
 PARAMS = "gate:\n  min_accuracy: 0.80\n  max_regression: 0.02\n"

@@ -1,5 +1,5 @@
 """runners/register.sh, the bare-metal registration: a real bash run against the fake GitHub
-API on loopback (tests/fake_github_app.py). The App JWT it signs with openssl is verified by the
+API on loopback (tests/fake_github.py). The App JWT it signs with openssl is verified by the
 fake; `run.sh` is a stand-in for the actions runner that records what it was started with."""
 
 from __future__ import annotations
@@ -12,10 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.fake_github_app import APP_ID, INSTALLATION_TOKEN, FakeGitHub, app_private_key, serve
+from tests.fake_github import APP_ID, INSTALLATION_TOKEN, FakeGitHub, app_private_key
 
 REGISTER = Path(__file__).resolve().parents[2] / "runners" / "register.sh"
-REPOSITORY = "acme/models"
 
 pytestmark = pytest.mark.skipif(
     not all(shutil.which(tool) for tool in ("bash", "curl", "openssl", "jq")),
@@ -29,12 +28,10 @@ def private_key() -> str:
 
 
 @pytest.fixture
-def github(private_key):
-    fake = FakeGitHub(REPOSITORY, private_key)
-    server = serve(fake)
-    yield fake
-    server.shutdown()
-    server.server_close()
+def github(fake_github: FakeGitHub, private_key) -> FakeGitHub:
+    """The fake GitHub with the App installed."""
+    fake_github.install_app(private_key)
+    return fake_github
 
 
 @pytest.fixture
@@ -52,7 +49,7 @@ def machine(tmp_path, private_key, github) -> dict[str, str]:
     return {
         "PATH": os.environ["PATH"],
         "GITHUB_API_URL": github.url,
-        "GITHUB_REPOSITORY": REPOSITORY,
+        "GITHUB_REPOSITORY": github.repository,
         "GITHUB_APP_ID": APP_ID,
         "GITHUB_APP_KEY_FILE": str(key),
         "RUNNER_DIR": str(runner_dir),
@@ -75,7 +72,7 @@ def test_registers_a_just_in_time_gpu_runner_and_starts_it(github, machine):
     result = register(machine)
     assert result.returncode == 0, result.stderr
     assert started_with(machine) == ["--jitconfig", "ZmFrZS1qaXQ="]
-    request = next(call for call in github.calls if call.path.endswith("generate-jitconfig"))
+    request = next(call for call in github.requests if call.path.endswith("generate-jitconfig"))
     assert request.auth == f"Bearer {INSTALLATION_TOKEN}"
     assert request.body["labels"] == ["self-hosted", "linux", "x64", "gpu"]
     assert request.body["runner_group_id"] == 1
@@ -87,19 +84,16 @@ def test_registers_a_just_in_time_gpu_runner_and_starts_it(github, machine):
 
 
 def test_organization_runner_with_custom_labels(github, machine):
-    github.scope = "orgs/acme"
-    env = machine | {"GITHUB_ORG": "acme", "RUNNER_LABELS": "self-hosted,linux,x64,gpu,a100"}
+    env = machine | {"GITHUB_ORG": github.owner, "RUNNER_LABELS": "self-hosted,linux,x64,gpu,a100"}
     del env["GITHUB_REPOSITORY"]
     assert register(env).returncode == 0
-    assert github.paths_called("POST")[-1] == "/orgs/acme/actions/runners/generate-jitconfig"
-    assert github.calls[-1].body["labels"][-1] == "a100"
+    assert github.paths("GET") == [f"/orgs/{github.owner}/installation"]
+    assert github.paths("POST")[-1] == f"/orgs/{github.owner}/actions/runners/generate-jitconfig"
+    assert github.requests[-1].body["labels"][-1] == "a100"
 
 
 def test_refused_registration_stops_before_the_runner_starts(github, machine):
-    github.failures[("POST", r".*/generate-jitconfig")] = (
-        403,
-        "Resource not accessible by integration",
-    )
+    github.fail_next("POST", 403, "Resource not accessible by integration", path="jitconfig$")
     result = register(machine)
     assert result.returncode == 1
     assert "answered HTTP 403: Resource not accessible by integration" in result.stderr
@@ -128,4 +122,4 @@ def test_bad_settings_fail_with_a_message(github, machine, change, message):
     result = register(machine | change)
     assert result.returncode == 1
     assert message in result.stderr
-    assert github.calls == []
+    assert github.requests == []

@@ -12,7 +12,8 @@ import yaml
 
 from ml.config import load_params
 from ml.route import count_rows, decide
-from tests.conftest import run, tool_env
+from tests.conftest import tool_env
+from tests.helpers import run
 from tests.paths import REPO_ROOT
 from tests.workflows.kit_files import CONSUMER, kit_workflows, workflows
 

@@ -1,7 +1,7 @@
 """`ml deploy --target local` end to end: a real MLflow registry, the real service under its
 supervisor, the real smoke test. A good version becomes champion; a version that fails its
 smoke test is rolled back and the previous version serves again. The GitHub API is the only
-fake (tests/fake_github_api.py, a local HTTP server reached through GITHUB_API_URL)."""
+fake (tests/fake_github.py, a local HTTP server reached through GITHUB_API_URL)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ import httpx
 import pytest
 
 from tests.deployment import sha12
-from tests.fake_github_api import FakeGitHub
+from tests.fake_github import FakeGitHub
+from tests.helpers import read_outputs
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("deployment")]
 
@@ -45,9 +46,10 @@ def test_first_deploy_registers_and_promotes(deployment):
 
 def test_failing_smoke_test_rolls_back_to_the_previous_version(deployment, tmp_path):
     summary, outputs = tmp_path / "summary.md", tmp_path / "outputs"
+    merge_sha = "c0ffee" * 6 + "abcd"
     with FakeGitHub() as github:
-        github.pulls_by_sha["c0ffee" * 6 + "abcd"] = [7]
-        env = github.environment(sha="c0ffee" * 6 + "abcd")
+        github.add_pull(7, merge_commit_sha=merge_sha)
+        env = github.environment(sha=merge_sha)
         env |= {"GITHUB_STEP_SUMMARY": str(summary), "GITHUB_OUTPUT": str(outputs)}
         result = deployment.deploy(deployment.bad, check=False, env=env)
     assert result.returncode == 1
@@ -74,8 +76,8 @@ def test_failing_smoke_test_rolls_back_to_the_previous_version(deployment, tmp_p
     markdown = summary.read_text()
     assert f"Deploy of digits version {new_version} to local: rolled back" in markdown
     assert "| smoke test | ❌ |" in markdown and "| roll back | ✅ |" in markdown
-    assert github.comments[7] == [markdown.strip() + "\n"]
-    assert "status<<ghadelimiter_" in outputs.read_text()
+    assert [comment["body"] for comment in github.comments[7]] == [markdown.strip() + "\n"]
+    assert read_outputs(outputs)["status"] == "rolled back"
 
 
 def test_a_model_that_cannot_load_registers_nothing(deployment, tmp_path):

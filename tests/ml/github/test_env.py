@@ -9,7 +9,7 @@ import pytest
 
 from ml.errors import UserError
 from ml.github import env as github_env
-from tests.ml.conftest import read_outputs
+from tests.helpers import read_outputs
 
 
 @pytest.fixture(autouse=True)
@@ -75,7 +75,7 @@ def test_api_url_defaults_and_follows_the_environment(monkeypatch) -> None:
 def test_repository_must_be_owner_slash_name(monkeypatch, name: str) -> None:
     monkeypatch.setenv("GITHUB_REPOSITORY", name)
     with pytest.raises(UserError, match="GITHUB_REPOSITORY must be 'owner/name'"):
-        github_env.repository()
+        github_env.repository_name()
 
 
 def test_outputs_cannot_be_injected_through_a_value(tmp_path: Path, monkeypatch) -> None:

@@ -1,6 +1,6 @@
-"""The runner janitor against a fake GitHub API on loopback (tests/fake_github_app.py): it lists
-runners page by page, removes only offline idle runners with the labels asked for, and explains
-refusals from GitHub in one line."""
+"""The runner janitor against the fake GitHub API (tests/fake_github.py): it lists runners page
+by page, removes only offline idle runners with the labels asked for, and explains refusals from
+GitHub in one line."""
 
 from __future__ import annotations
 
@@ -11,17 +11,9 @@ import sys
 import pytest
 
 from ml.github import janitor as runner_janitor
-from tests.fake_github_app import (
-    APP_ID,
-    INSTALLATION_TOKEN,
-    FakeGitHub,
-    app_private_key,
-    runner,
-    serve,
-)
+from tests.fake_github import APP_ID, FakeGitHub, app_private_key, runner
+from tests.helpers import run_ml
 from tests.paths import REPO_ROOT
-
-REPOSITORY = "acme/models"
 
 
 @pytest.fixture(scope="module")
@@ -30,38 +22,32 @@ def private_key() -> str:
 
 
 @pytest.fixture
-def github(private_key, monkeypatch):
-    fake = FakeGitHub(REPOSITORY, private_key)
+def github(fake_github: FakeGitHub, private_key, monkeypatch) -> FakeGitHub:
+    """The fake GitHub with the App installed and runners registered; the janitor's
+    environment holds the App's credentials."""
+    fake_github.install_app(private_key)
     # 101 healthy runners push the stale ones onto the second page of 100.
-    fake.runners = [runner(n, "online") for n in range(1, 102)]
-    fake.runners += [
+    fake_github.runners = [runner(n, "online") for n in range(1, 102)]
+    fake_github.runners += [
         runner(500, "offline"),  # the one stale runner
         runner(501, "offline", busy=True),  # busy: GitHub still owes it a job result
         runner(502, "offline", labels=("self-hosted", "linux")),  # not a GPU runner
     ]
-    server = serve(fake)
-    for name, value in {
-        "GITHUB_API_URL": fake.url,
-        "GITHUB_REPOSITORY": REPOSITORY,
-        "GITHUB_APP_ID": APP_ID,
-        "GITHUB_APP_PRIVATE_KEY": private_key,
-    }.items():
-        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("GITHUB_APP_ID", APP_ID)
+    monkeypatch.setenv("GITHUB_APP_PRIVATE_KEY", private_key)
     monkeypatch.delenv("RUNNER_ADMIN_TOKEN", raising=False)
     monkeypatch.delenv("JANITOR_DRY_RUN", raising=False)
-    yield fake
-    server.shutdown()
-    server.server_close()
+    return fake_github
 
 
 def janitor(*args: str, **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "ml.github.janitor", "--grace-seconds", "0", *args],
-        cwd=REPO_ROOT,
+    return run_ml(
+        "--grace-seconds",
+        "0",
+        *args,
         env=os.environ | env,
-        capture_output=True,
-        text=True,
         timeout=120,
+        module="ml.github.janitor",
     )
 
 
@@ -69,11 +55,12 @@ def test_removes_only_offline_idle_runners_with_the_label(github):
     result = janitor("--label", "gpu")
     assert result.returncode == 0, result.stderr
     assert "removed 1 stale runner(s): gpu-box-500" in result.stdout
-    assert github.paths_called("DELETE") == [f"/repos/{REPOSITORY}/actions/runners/500"]
+    runners = f"/repos/{github.repository}/actions/runners"
+    assert github.paths("DELETE") == [f"{runners}/500"]
     assert {r["id"] for r in github.runners} >= {501, 502}
     # Listed twice (before and after the grace period), two pages each.
-    assert github.paths_called("GET").count(f"/repos/{REPOSITORY}/actions/runners") == 4
-    token_call = next(call for call in github.calls if call.path.endswith("/access_tokens"))
+    assert github.paths("GET").count(runners) == 4
+    token_call = next(call for call in github.requests if call.path.endswith("/access_tokens"))
     assert token_call.auth.startswith("Bearer ")  # the App's signed JWT, checked by the fake
 
 
@@ -82,13 +69,14 @@ def test_dry_run_removes_nothing(github, tmp_path):
     result = janitor(JANITOR_DRY_RUN="true", GITHUB_STEP_SUMMARY=str(summary))
     assert result.returncode == 0, result.stderr
     assert "would remove 1 stale runner(s): gpu-box-500" in result.stdout
-    assert github.paths_called("DELETE") == []
+    assert github.paths("DELETE") == []
     assert "would remove 1" in summary.read_text()
 
 
 def test_a_short_lived_admin_token_works_instead_of_an_app(github, monkeypatch):
     monkeypatch.delenv("GITHUB_APP_ID")
-    result = janitor(RUNNER_ADMIN_TOKEN=INSTALLATION_TOKEN)
+    github.add_token("ghs_minted_elsewhere", "admin")
+    result = janitor(RUNNER_ADMIN_TOKEN="ghs_minted_elsewhere")
     assert result.returncode == 0, result.stderr
     assert "removed 1" in result.stdout
 
@@ -98,28 +86,35 @@ def test_runner_that_connects_during_the_grace_period_is_kept(github):
         assert seconds == 30
         next(r for r in github.runners if r["id"] == 500)["status"] = "online"
 
-    repo = runner_janitor.connect(github.url).get_repo(REPOSITORY)
-    kept = runner_janitor.remove_stale(repo, {"gpu"}, 30, dry_run=False, sleep=runner_connects)
+    kept = runner_janitor.remove_stale(
+        runner_janitor.connect(), {"gpu"}, 30, dry_run=False, sleep=runner_connects
+    )
     assert kept == []
-    assert github.paths_called("DELETE") == []
+    assert github.paths("DELETE") == []
 
 
 def test_refusal_from_github_is_one_clear_line(github):
-    github.failures[("DELETE", r".*/actions/runners/\d+")] = (
-        403,
-        "Resource not accessible by integration",
-    )
+    github.fail_next("DELETE", 403, "Resource not accessible by integration")
     result = janitor()
     assert result.returncode == 1
-    assert "GitHub answered HTTP 403: Resource not accessible by integration" in result.stderr
+    assert "answered 403 (Resource not accessible by integration)" in result.stderr
+    assert "needs permission to administer the repository's runners" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_the_jobs_own_token_cannot_administer_runners(github, monkeypatch):
+    monkeypatch.delenv("GITHUB_APP_ID")
+    result = janitor(RUNNER_ADMIN_TOKEN=github.token)
+    assert result.returncode == 1
+    assert "answered 403 (Resource not accessible by integration)" in result.stderr
+    assert github.paths("DELETE") == []
 
 
 def test_wrong_app_key_is_refused(github):
     result = janitor(GITHUB_APP_PRIVATE_KEY=app_private_key())
     assert result.returncode == 1
-    assert "HTTP 401" in result.stderr and "Traceback" not in result.stderr
-    assert github.paths_called("DELETE") == []
+    assert "answered 401" in result.stderr and "Traceback" not in result.stderr
+    assert github.paths("DELETE") == []
 
 
 def test_no_credentials_and_bad_repository(github, monkeypatch):
@@ -127,9 +122,9 @@ def test_no_credentials_and_bad_repository(github, monkeypatch):
     result = janitor()
     assert result.returncode == 1
     assert "no credentials" in result.stderr and "GITHUB_TOKEN cannot" in result.stderr
-    bad = janitor(RUNNER_ADMIN_TOKEN=INSTALLATION_TOKEN, GITHUB_REPOSITORY="no-slash")
+    bad = janitor(RUNNER_ADMIN_TOKEN=github.token, GITHUB_REPOSITORY="no-slash")
     assert bad.returncode == 1
-    assert "GITHUB_REPOSITORY must be owner/repo, got 'no-slash'" in bad.stderr
+    assert "GITHUB_REPOSITORY must be 'owner/name', got 'no-slash'" in bad.stderr
 
 
 def test_janitor_needs_nothing_beyond_its_own_lock_file():

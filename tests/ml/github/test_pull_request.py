@@ -1,6 +1,6 @@
 """`ml pull-request`: results committed to the experiment's branch, pushed with real git to a
 local bare repository, and the pull request opened, then updated, through the GitHub REST API
-(a fake of it on 127.0.0.1: tests/fake_github_pulls.py)."""
+(the fake of it on 127.0.0.1: tests/fake_github.py)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import make_pipeline_repo, run, tiny_params
-from tests.fake_github_pulls import FakeGitHub
+from tests.conftest import make_pipeline_repo, tiny_params
+from tests.fake_github import FakeGitHub
+from tests.helpers import read_outputs, run
 
 BRANCH = "runwright/retrain-1a2b3c4d"
 
@@ -78,7 +79,7 @@ def test_opens_then_updates_one_pull_request(cli, clone, fake_github: FakeGitHub
     assert result.exit_code == 0, result.output
     assert len(fake_github.pulls) == 1
     assert "accuracy 0.95" in fake_github.pulls[0]["body"]
-    assert ("PATCH", "/repos/octo/kit/pulls/1") in fake_github.requests
+    assert fake_github.paths("PATCH") == [f"/repos/{fake_github.repository}/pulls/1"]
     shown = run(["git", "show", f"{BRANCH}:metrics/evaluate.json"], origin, env).stdout
     assert json.loads(shown) == {"accuracy": 0.95}
 
@@ -89,8 +90,9 @@ def test_writes_step_outputs(cli, clone, fake_github: FakeGitHub, tmp_path, monk
     outputs = tmp_path / "outputs"
     monkeypatch.setenv("GITHUB_OUTPUT", str(outputs))
     assert invoke(cli).exit_code == 0
-    written = outputs.read_text()
-    assert "number<<" in written and "operation<<" in written and "\nopened\n" in written
+    written = read_outputs(outputs)
+    assert (written["number"], written["operation"]) == ("1", "opened")
+    assert written["url"] == fake_github.pulls[0]["html_url"]
 
 
 @pytest.mark.parametrize("branch", ["main", "-delete", "a..b", "feature/x.lock"])

@@ -9,17 +9,15 @@ on a machine without an NVIDIA driver it must say CPU-only and pass, and fail un
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from ml.gpu.check import diagnose, render, required_driver
 from ml.gpu.probe import Probe, SmiParseError, parse_smi
-from tests.paths import REPO_ROOT
+from tests.helpers import run_ml
 
 CUDA_BUILD = {"is_cuda_build": True, "cuda_version": "12.5.1", "cudnn_version": "9"}
 CPU_BUILD = {"is_cuda_build": False, "is_rocm_build": False, "is_tensorrt_build": False}
@@ -149,17 +147,7 @@ def test_driver_that_is_not_loaded():
 
 
 def run_gpu_check(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    # The repository first on the path, so the process runs this checkout's `ml`.
-    paths = [str(REPO_ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
-    env = os.environ | {"PYTHONPATH": os.pathsep.join(paths)}
-    return subprocess.run(
-        [sys.executable, "-m", "ml", "gpu-check", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    return run_ml("gpu-check", *args, cwd=cwd)
 
 
 @pytest.mark.skipif(shutil.which("nvidia-smi") is not None, reason="an NVIDIA driver is here")

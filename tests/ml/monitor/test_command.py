@@ -1,6 +1,6 @@
 """`ml monitor` against a real local deployment: it restores a service killed with SIGKILL or
 hung, and reports drift of the inputs the service sampled, opening one GitHub issue and
-dispatching retraining. GitHub is the only fake (tests/fake_github_api.py, a local HTTP server
+dispatching retraining. GitHub is the only fake (tests/fake_github.py, a local HTTP server
 reached through GITHUB_API_URL)."""
 
 from __future__ import annotations
@@ -9,24 +9,31 @@ import contextlib
 import json
 import os
 import signal
-import sys
 
 import httpx
 import pytest
 import yaml
 
 from ml.io import load_split
-from tests.conftest import run
 from tests.deployment import sha12
-from tests.fake_github_api import FakeGitHub
+from tests.fake_github import FakeGitHub, dispatch_inputs
+from tests.helpers import run_ml
+from tests.paths import REPO_ROOT
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("deployment")]
 
 
-def monitor(deployment, params=None, env=None, check=True):
-    command = [sys.executable, "-m", "ml", "monitor", "--params", str(params or deployment.params)]
-    command += ["--state-dir", str(deployment.state)]
-    return run(command, deployment.root, deployment.env | (env or {}), check=check, timeout=300)
+def monitor(deployment, params=None, env=None, check=True, state=None):
+    return run_ml(
+        "monitor",
+        "--params",
+        str(params or deployment.params),
+        "--state-dir",
+        str(state or deployment.state),
+        cwd=deployment.root,
+        env=deployment.env | (env or {}),
+        check=check,
+    )
 
 
 def report(deployment) -> dict:
@@ -67,6 +74,9 @@ def test_drift_opens_one_issue_and_dispatches_retraining(deployment, prepared_di
     x_test, _ = load_split(prepared_digits, "test")
     predict(deployment, 1.0 - x_test[:150])  # inverted digits: far from the training inputs
     with FakeGitHub() as github:
+        # The kit's own retrain.yml, with the inputs it declares: GitHub refuses any other.
+        retrain = REPO_ROOT / ".github/workflows/retrain.yml"
+        github.declare_workflow("retrain.yml", dispatch_inputs(retrain))
         monitor(deployment, drift_params, github.environment())
         monitor(deployment, drift_params, github.environment())
     checked = report(deployment)
@@ -77,8 +87,8 @@ def test_drift_opens_one_issue_and_dispatches_retraining(deployment, prepared_di
     assert "<!-- runwright-drift digits -->" in issue["body"]
     assert issue["labels"] == [{"name": "model-drift"}]
     assert checked["alerts"]["issue_action"] == "updated"
-    assert [d["ref"] for d in github.dispatches] == ["main", "main"]
-    assert github.dispatches[0]["inputs"]["reason"].startswith("input drift on digits")
+    assert [(d["workflow"], d["ref"]) for d in github.dispatches] == [("retrain.yml", "main")] * 2
+    assert checked["alerts"]["dispatched"] == "retrain.yml"
 
 
 def test_monitor_redeploys_the_champion_after_kill_9(deployment):
@@ -117,20 +127,6 @@ def test_monitor_restarts_a_hung_service(deployment):
 
 
 def test_nothing_deployed_is_a_clear_error(tmp_path, deployment):
-    result = run(
-        [
-            sys.executable,
-            "-m",
-            "ml",
-            "monitor",
-            "--params",
-            str(deployment.params),
-            "--state-dir",
-            str(tmp_path),
-        ],
-        deployment.root,
-        deployment.env,
-        check=False,
-    )
+    result = monitor(deployment, check=False, state=tmp_path)
     assert result.returncode == 1
     assert "deployment.json: nothing deployed yet; run `ml deploy`" in result.stderr

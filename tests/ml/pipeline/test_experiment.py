@@ -10,7 +10,8 @@ import pytest
 
 from ml.errors import UserError
 from ml.pipeline import experiment
-from tests.conftest import run, tool_env
+from tests.conftest import tool_env
+from tests.helpers import run
 
 
 def test_the_name_follows_from_the_overrides_and_the_data_ref() -> None:

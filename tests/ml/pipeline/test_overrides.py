@@ -12,7 +12,8 @@ import yaml
 from ml.config import TrainParams
 from ml.pipeline import overrides
 from ml.pipeline.overrides import OverrideError
-from tests.conftest import run, tiny_params, tool_env
+from tests.conftest import tiny_params, tool_env
+from tests.helpers import run
 
 
 @pytest.fixture

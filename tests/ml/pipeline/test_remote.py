@@ -10,7 +10,8 @@ import pytest
 
 from ml.errors import UserError
 from ml.pipeline import remote as dvc_remote
-from tests.conftest import run, tool_env
+from tests.conftest import tool_env
+from tests.helpers import run
 
 
 @pytest.fixture

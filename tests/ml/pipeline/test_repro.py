@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from ml.pipeline import repro
-from tests.conftest import run, tool_env
+from tests.conftest import tool_env
+from tests.helpers import run
 
 DVC_OUTPUT = """\
 Stage 'prepare' is cached - skipping run, checking out outputs

@@ -1,6 +1,6 @@
 """`ml report` as a process in a real Git repository: base metrics read from the PR's base commit,
-report file, job summary, PNG charts, the sticky comment (on the local stand-in for the GitHub
-API, tests/fake_github.py) and the webhook."""
+report file, job summary, PNG charts, the sticky comment (on the fake GitHub API,
+tests/fake_github.py) and the webhook."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import io
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -17,9 +16,9 @@ import yaml
 
 from ml.results.run import RunResults
 from tests.fake_github import FakeGitHub
+from tests.helpers import run_ml
 from tests.ml.conftest import GitRepo, Hook
 from tests.ml.report import cases as report_cases
-from tests.paths import REPO_ROOT
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 GATE = {"min_accuracy": 0.8, "max_regression": 0.02}
@@ -45,16 +44,7 @@ def run_files(run: RunResults) -> dict[str, str]:
 
 
 def ml_report(repo: GitRepo, *args: str, **env: str) -> subprocess.CompletedProcess:
-    paths = [str(REPO_ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
-    environment = os.environ | {"PYTHONPATH": os.pathsep.join(paths)} | env
-    return subprocess.run(
-        [sys.executable, "-m", "ml", "report", *args],
-        cwd=repo.path,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
+    return run_ml("report", *args, cwd=repo.path, env=os.environ | env, timeout=180)
 
 
 @pytest.fixture
@@ -106,6 +96,7 @@ def test_post_keeps_one_comment_and_notifies(
     git_repo: GitRepo, pull_request: dict, hook: Hook
 ) -> None:
     with FakeGitHub(repository="octo/models") as github:
+        github.add_pull(7)
         env = pull_request | {
             "GITHUB_API_URL": github.url,
             "GITHUB_TOKEN": github.token,
@@ -117,7 +108,10 @@ def test_post_keeps_one_comment_and_notifies(
         comments = github.comments[7]
     assert len(comments) == 1
     assert comments[0]["body"] == (git_repo.path / "reports/report.md").read_text()
-    assert [method for method, _ in github.requests if method != "GET"] == ["POST", "PATCH"]
+    assert [request.method for request in github.requests if request.method != "GET"] == [
+        "POST",
+        "PATCH",
+    ]
     text = hook.bodies[-1]["text"]
     assert text.startswith("octo/models PR #7: ✅ Success: quality gate passed")
     assert "Best model: **mlp** (units [64, 32]" in text

@@ -1,5 +1,5 @@
-"""The sticky PR comment, against a local stand-in for the GitHub REST API (tests/fake_github.py,
-the only fake in the suite: GitHub cannot be reached from tests), through GITHUB_API_URL."""
+"""The sticky PR comment, against the fake GitHub REST API (tests/fake_github.py) reached through
+GITHUB_API_URL."""
 
 from __future__ import annotations
 
@@ -20,12 +20,10 @@ PR = 7
 
 
 @pytest.fixture
-def github(monkeypatch: pytest.MonkeyPatch):
-    with FakeGitHub() as fake:
-        monkeypatch.setenv("GITHUB_API_URL", fake.url)
-        monkeypatch.setenv("GITHUB_REPOSITORY", fake.repository)
-        monkeypatch.setenv("GITHUB_TOKEN", fake.token)
-        yield fake
+def github(fake_github: FakeGitHub) -> FakeGitHub:
+    """The fake GitHub with pull request #7 open."""
+    fake_github.add_pull(PR)
+    return fake_github
 
 
 def body(text: str) -> str:
@@ -53,8 +51,8 @@ def test_finds_the_old_comment_on_the_second_page(github: FakeGitHub) -> None:
     assert comment.post(body("new"), PR, MARKER) == "updated"
     assert github.comments[PR][117]["body"] == body("new")
     assert len(github.comments[PR]) == 130
-    pages = [path for method, path in github.requests if method == "GET"]
-    assert len(pages) == 2 and "page=2" in pages[1]
+    pages = [request.query for request in github.requests if request.method == "GET"]
+    assert len(pages) == 2 and pages[1]["page"] == "2"
     assert github.count("POST") == 0
 
 
@@ -75,7 +73,7 @@ def test_502_then_200_is_retried(github: FakeGitHub) -> None:
 def test_rate_limit_waits_for_retry_after(github: FakeGitHub) -> None:
     github.add_comment(PR, body("old"))
     github.fail_next(
-        "PATCH", 429, "You have exceeded a secondary rate limit", **{"Retry-After": "1"}
+        "PATCH", 429, "You have exceeded a secondary rate limit", headers={"Retry-After": "1"}
     )
     started = time.monotonic()
     assert comment.post(body("new"), PR, MARKER) == "updated"
@@ -83,10 +81,11 @@ def test_rate_limit_waits_for_retry_after(github: FakeGitHub) -> None:
     assert github.count("PATCH") == 2
 
 
-def test_403_is_reported_not_raised(github: FakeGitHub) -> None:
-    github.fail_next("GET", 403, "Resource not accessible by integration")
+def test_403_is_reported_not_raised(github: FakeGitHub, monkeypatch) -> None:
+    github.add_token("fork-token", "read")  # a fork's pull request gets a read-only token
+    monkeypatch.setenv("GITHUB_TOKEN", "fork-token")
     assert comment.post(body("x"), PR, MARKER) == "forbidden"
-    assert github.count("GET") == 1  # a permission error is not retried
+    assert github.count("POST") == 1  # a permission error is not retried
     assert PR not in github.comments
 
 
@@ -115,7 +114,8 @@ def test_publish_on_a_fork_writes_the_summary_and_says_why(
     summary = tmp_path / "summary.md"
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
     monkeypatch.setenv("GITHUB_EVENT_PATH", str(event_file(tmp_path)))
-    github.fail_next("GET", 403, "Resource not accessible by integration")
+    github.add_token("fork-token", "read")
+    monkeypatch.setenv("GITHUB_TOKEN", "fork-token")
     report.publish(body("x"), tmp_path / "r.md", True, report.Poster.api, None, MARKER)
     text = summary.read_text()
     assert text.startswith(body("x"))

@@ -1,4 +1,5 @@
-"""Models for the serving tests (made once per session) and a running digits service."""
+"""Models for the serving tests (made once per session; the digits model is `digits_onnx` in
+tests/conftest.py) and a running digits service."""
 
 from __future__ import annotations
 
@@ -11,11 +12,6 @@ import pytest
 from ml.config import PrepareParams
 from ml.prepare import prepare
 from tests.serving import linear_model, running_service, write_serve_params
-
-
-@pytest.fixture(scope="session")
-def digits_onnx(prepared_digits, tmp_path_factory) -> Path:
-    return linear_model(prepared_digits, tmp_path_factory.mktemp("digits") / "model.onnx")
 
 
 @pytest.fixture(scope="session")

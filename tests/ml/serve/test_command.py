@@ -14,21 +14,15 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.helpers import run_ml
 from tests.paths import REPO_ROOT
 from tests.serving import free_port, wait_ready, write_serve_params
 
 TRAINING_STACK = {"tensorflow", "keras", "pandas", "sklearn", "mlflow", "onnx", "tf2onnx", "dvc"}
 
 
-def serve(*args: str, **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "ml.serve", *args],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        **kwargs,
-    )
+def serve(*args: str) -> subprocess.CompletedProcess:
+    return run_ml(*args, timeout=60, module="ml.serve")
 
 
 def test_a_bad_model_stops_with_one_message(tmp_path):
@@ -42,13 +36,7 @@ def test_a_bad_model_stops_with_one_message(tmp_path):
 
 def test_bad_serve_params_name_the_key(tmp_path, digits_onnx):
     params = write_serve_params(tmp_path / "params.yaml", workers=0)
-    result = subprocess.run(
-        [sys.executable, "-m", "ml", "serve", "--model", str(digits_onnx), "--params", params],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_ml("serve", "--model", str(digits_onnx), "--params", str(params), timeout=60)
     assert result.returncode == 1
     assert "serve.workers: Input should be greater than or equal to 1" in result.stderr
 
