@@ -25,7 +25,7 @@ from tests.actions.harness import ActionResult, Runner, run_action
 from tests.conftest import make_pipeline_repo, run, tiny_params, tool_env
 from tests.fake_github_pulls import FakeGitHub, serve
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("actions")]
+pytestmark = pytest.mark.e2e
 
 FORK_EVENT = {"pull_request": {"number": 7, "head": {"repo": {"full_name": "mallory/kit"}}}}
 

@@ -15,7 +15,7 @@ from ml.onnx_model import read_metadata
 from tests.conftest import make_pipeline_repo, run, tiny_params
 from tests.serving import running_service, write_serve_params
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("pipeline")]
+pytestmark = pytest.mark.e2e
 
 STAGES = ("prepare", "train", "evaluate", "export")
 

@@ -13,7 +13,7 @@ import pytest
 from tests.deployment import sha12
 from tests.fake_github_api import FakeGitHub
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("deployment")]
+pytestmark = pytest.mark.e2e
 
 
 def served_version(deployment) -> str:

@@ -20,7 +20,7 @@ from tests.conftest import run
 from tests.deployment import sha12
 from tests.fake_github_api import FakeGitHub
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("deployment")]
+pytestmark = pytest.mark.e2e
 
 
 def monitor(deployment, params=None, env=None, check=True):
