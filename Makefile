@@ -29,7 +29,7 @@ run: $(STAMP) ## Run the pipeline on the bundled example and print a summary.
 	$(BIN)/python -m ml summary
 
 # --dist loadfile: a test module runs on one worker, so a module-scoped fixture (a whole
-# `dvc repro`) is built once. (xdist_group marks have no effect with pytest 9.2 and xdist 3.8.)
+# `dvc repro`) is built once.
 test: $(STAMP) ## Run lint and the test suite (CPU only).
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

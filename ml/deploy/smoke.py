@@ -29,7 +29,7 @@ def wait_for_version(url: str, name: str, version: str, timeout: float, workers:
                 response = client.get(f"/v2/models/{name}")
                 served = response.json()["versions"][0] if response.status_code == 200 else None
                 last = served or f"HTTP {response.status_code}"
-            except (httpx.HTTPError, ValueError, KeyError, IndexError) as exc:
+            except (httpx.HTTPError, ValueError, KeyError, IndexError, TypeError) as exc:
                 served, last = None, f"{type(exc).__name__}: {exc}"
             streak = streak + 1 if served == version else 0
             if streak >= 2 * workers:
@@ -63,7 +63,8 @@ def smoke_test(url: str, name: str, model_file: Path, settings: SmokeParams) -> 
                 passed.append(check())
             except SmokeTestFailed as exc:
                 problems.append(str(exc))
-            except (httpx.HTTPError, ValueError, KeyError) as exc:  # unreachable or malformed
+            # Unreachable, or an answer of another shape than the protocol's.
+            except (httpx.HTTPError, ValueError, KeyError, IndexError, TypeError) as exc:
                 problems.append(f"{type(exc).__name__}: {exc}")
     if problems:
         raise SmokeTestFailed("; ".join(problems))

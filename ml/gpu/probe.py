@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import shutil
 import subprocess
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from importlib import metadata
 
 SMI_QUERY = "index,name,driver_version,memory.total,memory.free"
@@ -32,9 +32,6 @@ class Probe:
     build: dict  # tf.sysconfig.get_build_info(): is_cuda_build, cuda_version, cudnn_version
     tensorflow_gpus: list[str]  # the GPUs TensorFlow can use (after CUDA_VISIBLE_DEVICES)
     cuda_wheels: dict[str, str] = field(default_factory=dict)  # {"cudnn": "9.3.0.75", ...}
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 class SmiParseError(ValueError):

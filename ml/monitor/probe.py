@@ -41,6 +41,6 @@ def probe_once(url: str, name: str, timeout: float) -> Probe:
         return Probe(False, f"{url} did not answer within {timeout:g} s")
     except httpx.HTTPError as exc:
         return Probe(False, f"{url} is unreachable: {type(exc).__name__}")
-    except (ValueError, KeyError, IndexError):
+    except (ValueError, KeyError, IndexError, TypeError):  # TypeError: JSON, but not an object
         return Probe(False, f"{url}/v2/models/{name} answered something else than OIP metadata")
     return Probe(True, f"{url} ready, serving version {version}", version)

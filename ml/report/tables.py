@@ -47,9 +47,7 @@ def confusion_section(head: RunResults) -> list[str]:
         "|---" + "|--:" * len(labels) + "|",
     ]
     for i, label in enumerate(labels):
-        cells = [
-            f"**{n}**" if i == j else ("·" if n == 0 else str(n)) for j, n in enumerate(counts[i])
-        ]
+        cells = [cell(n, i == j) for j, n in enumerate(counts[i])]
         lines.append(f"| `{label}` | " + " | ".join(cells) + " |")
     return [title, "", *lines, "", *per_class(head), ""]
 

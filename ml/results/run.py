@@ -122,7 +122,9 @@ def class_labels(results: RunResults) -> list[str]:
     """Labels in the model's class order (evaluate.json per_class), then any other seen."""
     labels = list(((results.evaluate or {}).get("per_class") or {}).keys())
     for pair in results.predictions:
-        labels += [label for label in pair if label not in labels]
+        for label in pair:
+            if label not in labels:  # checked one by one: a pair may name one label twice
+                labels.append(label)
     return labels
 
 

@@ -14,8 +14,6 @@ from pathlib import Path
 import numpy as np
 import orjson
 
-SAMPLE_GLOB = "inputs-*.jsonl*"
-
 
 class InputSampler:
     def __init__(self, directory: str | Path | None, every: int, max_bytes: int) -> None:

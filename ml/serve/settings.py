@@ -11,18 +11,20 @@ import os
 ENVIRONMENT_KEY = "RUNWRIGHT_SERVE_SETTINGS"
 
 
+# No defaults here: `ml serve` fills every field from ServeParams, the one home of the serving
+# defaults (ml/config.py).
 @dataclasses.dataclass(frozen=True)
 class Settings:
     model_path: str
-    model_name: str = "model"
-    threads_per_worker: int = 1
-    max_batch_rows: int = 1024
-    max_body_bytes: int = 4 * 1024 * 1024
-    reload_interval_seconds: float = 1.0
+    model_name: str
+    threads_per_worker: int
+    max_batch_rows: int
+    max_body_bytes: int
+    reload_interval_seconds: float
     # Every Nth predicted row goes to <sample_dir>/inputs-<pid>.jsonl for the drift monitor.
-    sample_dir: str | None = None
-    sample_every: int = 10
-    sample_max_bytes: int = 8 * 1024 * 1024
+    sample_dir: str | None
+    sample_every: int
+    sample_max_bytes: int
 
     def to_environment(self) -> None:
         os.environ[ENVIRONMENT_KEY] = json.dumps(dataclasses.asdict(self))

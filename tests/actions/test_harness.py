@@ -26,7 +26,7 @@ from tests.conftest import make_pipeline_repo, tiny_params, tool_env
 from tests.fake_github import FakeGitHub
 from tests.helpers import run, run_ml
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("actions")]
+pytestmark = pytest.mark.e2e
 
 FORK_EVENT = {"pull_request": {"number": 7, "head": {"repo": {"full_name": "mallory/kit"}}}}
 

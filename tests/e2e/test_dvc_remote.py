@@ -15,7 +15,7 @@ import pytest
 from tests.conftest import make_pipeline_repo, tiny_params
 from tests.helpers import run
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("dvc-remote")]
+pytestmark = pytest.mark.e2e
 
 TRAINED_FILES = ("dvc.lock", "metrics", "plots", "data/.gitignore", "models/.gitignore")
 

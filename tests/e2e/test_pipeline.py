@@ -16,7 +16,7 @@ from tests.conftest import make_pipeline_repo, tiny_params
 from tests.helpers import run
 from tests.serving import running_service, write_serve_params
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("pipeline")]
+pytestmark = pytest.mark.e2e
 
 STAGES = ("prepare", "train", "evaluate", "export")
 

@@ -14,7 +14,7 @@ import pytest
 from tests.conftest import make_pipeline_repo, tiny_params
 from tests.helpers import run
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("resume")]
+pytestmark = pytest.mark.e2e
 
 EPOCHS = 12
 KILL_AFTER_EPOCH = 3

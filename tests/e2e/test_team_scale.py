@@ -25,7 +25,6 @@ from tests.paths import REPO_ROOT
 
 pytestmark = [
     pytest.mark.e2e,
-    pytest.mark.xdist_group("team-scale"),
     pytest.mark.skipif(
         not glob.glob("/usr/lib/postgresql/*/bin/initdb"),
         reason="PostgreSQL is not installed (.ci/run installs it: apt-get install postgresql)",

@@ -14,7 +14,7 @@ from tests.deployment import sha12
 from tests.fake_github import FakeGitHub
 from tests.helpers import read_outputs
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("deployment")]
+pytestmark = pytest.mark.e2e
 
 
 def served_version(deployment) -> str:

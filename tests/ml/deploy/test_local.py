@@ -14,7 +14,7 @@ import pytest
 from ml.deploy.supervisor import is_alive
 from tests.deployment import sha12
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("deployment")]
+pytestmark = pytest.mark.e2e
 
 
 def supervisor_state(deployment) -> dict:

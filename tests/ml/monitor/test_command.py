@@ -20,7 +20,7 @@ from tests.fake_github import FakeGitHub, dispatch_inputs
 from tests.helpers import run_ml
 from tests.paths import REPO_ROOT
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("deployment")]
+pytestmark = pytest.mark.e2e
 
 
 def monitor(deployment, params=None, env=None, check=True, state=None):

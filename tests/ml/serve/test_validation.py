@@ -6,15 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ml.serve.features import NamedFeatures
 from ml.serve.model import load
 from ml.serve.validation import RequestError, numbers, parse_json, v1_rows, v2_rows
-
-ENCODING = {
-    "numeric": [{"name": "age", "fill": 40.0}, {"name": "income", "fill": 50.0}],
-    "categorical": [{"name": "city", "fill": "Lyon", "categories": ["Lyon", "Nice", "Paris"]}],
-    "encoded_columns": ["age", "income", "city=Lyon", "city=Nice", "city=Paris"],
-}
 
 
 @pytest.fixture(scope="module")
@@ -89,35 +82,3 @@ def test_v1_shapes(digits):
     )
     assert "mixes objects and lists" in rejected(v1_rows, {"instances": [{}, [1]]}, digits, 8)
     assert rejected(v1_rows, {"instances": [[0.0]] * 9}, digits, 8, status=413)
-
-
-def test_named_features_encode_like_training():
-    named = NamedFeatures(ENCODING)
-    rows = named.rows(
-        [
-            {"age": 30, "income": 12.5, "city": "Paris"},
-            {"age": None, "income": 1, "city": None},  # nulls take the training fill values
-            {"age": 1, "income": 2, "city": "Atlantis"},  # unseen category: all zeros
-        ]
-    )
-    expected = [[30, 12.5, 0, 0, 1], [40, 1, 1, 0, 0], [1, 2, 0, 0, 0]]
-    np.testing.assert_array_equal(rows, np.asarray(expected, dtype=np.float32))
-
-
-def test_named_features_refuse_wrong_names_and_types():
-    named = NamedFeatures(ENCODING)
-    message = rejected(named.rows, [{"age": 1, "city": "Lyon", "zip": 1}])
-    assert message == (
-        "instances[0]: missing features: income; unknown features: zip "
-        "(this model takes: age, income, city)"
-    )
-    assert "instances[0].age must be a number (or null), got '30'" in rejected(
-        named.rows, [{"age": "30", "income": 1, "city": "Lyon"}]
-    )
-    assert "instances[0].age must be a number" in rejected(
-        named.rows, [{"age": True, "income": 1, "city": "Lyon"}]
-    )
-    assert "instances[0].city must be text or a number" in rejected(
-        named.rows, [{"age": 1, "income": 1, "city": ["Lyon"]}]
-    )
-    assert "too large" in rejected(named.rows, [{"age": 10**400, "income": 1, "city": "Lyon"}])
