@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from ml.gpu.check import diagnose, render, required_driver
-from ml.gpu.probe import Probe, SmiParseError, parse_smi
+from ml.gpu.probe import GpuProbe, SmiParseError, parse_smi
 from tests.paths import REPO_ROOT
 
 CUDA_BUILD = {"is_cuda_build": True, "cuda_version": "12.5.1", "cudnn_version": "9"}
@@ -37,8 +37,8 @@ def machine(
     tf_gpus: list[str] = TF_GPUS,
     smi_error: str | None = None,
     cudnn: str = "9.3.0.75",
-) -> Probe:
-    return Probe(
+) -> GpuProbe:
+    return GpuProbe(
         smi_found=smi is not None or smi_error is not None,
         smi_error=smi_error,
         gpus=parse_smi(smi or ""),
