@@ -15,8 +15,9 @@ import warnings
 
 import click
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
+from ml import options
 from ml.errors import UserError
 
 # command name -> module whose `main` implements it
@@ -53,8 +54,44 @@ class LazyCommands(TyperGroup):
             return None
         module = importlib.import_module(COMMANDS[name])
         single = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
-        single.command(name)(reporting_user_errors(module.main))
+        single.command(name, cls=RefusingOldSpellings)(reporting_user_errors(module.main))
         return typer.main.get_command(single)
+
+
+class RefusingOldSpellings(TyperCommand):
+    """An old spelling (options.RENAMED, options.POSITIONAL_MOVED) is a usage error (exit 2)
+    that names the new one. Checked before parsing, with the option values set aside, so that
+    `--set --model` (a value) is not taken for the old option."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        problem = self.old_spelling(args)
+        if problem and not ctx.resilient_parsing:
+            ctx.fail(problem)
+        return super().parse_args(ctx, args)
+
+    def old_spelling(self, args: list[str]) -> str | None:
+        name = self.name or ""
+        takes_value = {
+            spelling
+            for param in self.params
+            if param.param_type_name == "option" and not getattr(param, "is_flag", False)
+            for spelling in param.opts
+        }
+        positional = []
+        words = iter(args)
+        for word in words:
+            if word == "--":
+                break
+            flag, has_value, _ = word.partition("=")
+            if message := options.renamed_message(name, flag):
+                return message
+            if flag in takes_value and not has_value:
+                next(words, None)
+            elif not word.startswith("-"):
+                positional.append(word)
+        if positional and name in options.POSITIONAL_MOVED:
+            return f"{' '.join(positional)}: {options.POSITIONAL_MOVED[name]}"
+        return None
 
 
 def reporting_user_errors(function):

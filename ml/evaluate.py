@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Annotated
 
 import numpy as np
-import typer
 
+from ml import options
 from ml.config import load_params
 from ml.io import atomic_dir, atomic_path, load_split, read_json, write_json
 
@@ -112,23 +112,21 @@ def log_to_run(train_metrics_path: Path, metrics: dict) -> None:
 
 
 def main(
-    params_path: Annotated[Path, typer.Option("--params", help="Params file to read.")] = Path(
-        "params.yaml"
-    ),
-    model: Annotated[Path, typer.Option(help="Keras model to evaluate.")] = Path(
+    params_path: options.ParamsFile = options.PARAMS,
+    model: Annotated[Path, options.model_file("Keras model to evaluate.")] = Path(
         "models/model.keras"
     ),
-    data: Annotated[Path, typer.Option(help="Prepared data directory.")] = Path("data/prepared"),
-    metrics: Annotated[Path, typer.Option(help="Test metrics JSON.")] = Path(
+    data: options.PreparedData = options.PREPARED,
+    metrics: Annotated[Path, options.metrics_file("Test metrics JSON.")] = Path(
         "metrics/evaluate.json"
     ),
     plots: Annotated[
         Path,
-        typer.Option(help="Directory for test_predictions.csv (actual vs predicted, dvc plots)."),
+        options.plots_dir("Directory for test_predictions.csv (actual vs predicted, dvc plots)."),
     ] = Path("plots/evaluate"),
     train_metrics: Annotated[
-        Path, typer.Option(help="Training metrics JSON, to find the MLflow run.")
-    ] = Path("metrics/train.json"),
+        Path, options.train_metrics_file("Training metrics JSON, to find the MLflow run.")
+    ] = options.TRAIN_METRICS,
 ) -> None:
     """Score the trained model on the held-out test split."""
     params = load_params(params_path)

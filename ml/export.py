@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Annotated
 
 import numpy as np
-import typer
 
+from ml import options
 from ml.config import ExportParams, load_params, model_params_hash
 from ml.errors import UserError
 from ml.io import atomic_path, load_split, read_json, write_json
@@ -157,22 +157,21 @@ def measure_latency(session, input_name: str, x_test: np.ndarray, runs: int) -> 
 
 
 def main(
-    params_path: Annotated[Path, typer.Option("--params", help="Params file to read.")] = Path(
-        "params.yaml"
-    ),
-    model: Annotated[Path, typer.Option(help="Keras model to export.")] = Path(
+    params_path: options.ParamsFile = options.PARAMS,
+    model: Annotated[Path, options.model_file("Keras model to export.")] = Path(
         "models/model.keras"
     ),
-    data: Annotated[Path, typer.Option(help="Prepared data directory.")] = Path("data/prepared"),
-    out: Annotated[Path, typer.Option(help="Where to write the verified ONNX model.")] = Path(
+    data: options.PreparedData = options.PREPARED,
+    out: Annotated[Path, options.out("Where to write the verified ONNX model.")] = Path(
         "models/model.onnx"
     ),
-    metrics: Annotated[Path, typer.Option(help="Export report JSON.")] = Path(
+    metrics: Annotated[Path, options.metrics_file("Export report JSON.")] = Path(
         "metrics/export.json"
     ),
     train_metrics: Annotated[
-        Path, typer.Option(help="Training metrics; their `gpu` record goes into the metadata.")
-    ] = Path("metrics/train.json"),
+        Path,
+        options.train_metrics_file("Training metrics; their `gpu` record goes into the metadata."),
+    ] = options.TRAIN_METRICS,
 ) -> None:
     """Export the Keras model to ONNX and verify it against Keras on the whole test set."""
     params = load_params(params_path)

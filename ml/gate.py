@@ -7,11 +7,8 @@ import logging
 import math
 import os
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Annotated
 
-import typer
-
+from ml import options
 from ml.config import HIGHER_IS_BETTER, GateParams, load_params
 from ml.errors import UserError
 from ml.github import env as github_env
@@ -101,20 +98,13 @@ def annotate_failure(reason: str) -> None:
 
 
 def main(
-    params_path: Annotated[Path, typer.Option("--params", help="Params file to read.")] = Path(
-        "params.yaml"
-    ),
-    metrics: Annotated[Path, typer.Option(help="Directory holding evaluate.json.")] = Path(
-        "metrics"
-    ),
-    base_ref: Annotated[
-        str | None,
-        typer.Option(help="Compare with this commit (default: the PR base from the event)."),
-    ] = None,
+    params_path: options.ParamsFile = options.PARAMS,
+    metrics_dir: options.MetricsDir = options.METRICS_DIR,
+    base_ref: options.BaseRef = None,
 ) -> None:
     """Fail (exit 1) when the test metrics miss a threshold in params.yaml `gate`."""
     params = load_params(params_path)
-    paths = ResultPaths(params=str(params_path), metrics=str(metrics))
+    paths = ResultPaths(params=str(params_path), metrics=str(metrics_dir))
     head = load_results(working_tree_reader, paths, "the working tree").evaluate
     if head is None:
         raise UserError(f"{paths.metric_file('evaluate')} not found: run `dvc repro` first")

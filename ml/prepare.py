@@ -8,8 +8,8 @@ from typing import Annotated
 
 import numpy as np
 import pandas as pd
-import typer
 
+from ml import options
 from ml.config import PrepareParams, load_params
 from ml.data import features, schema
 from ml.data.sources import DIGITS_MAX, DataError, RawData, load_source
@@ -123,12 +123,8 @@ def describe(raw: RawData, encoding: dict, labels, arrays) -> dict:
 
 
 def main(
-    params_path: Annotated[Path, typer.Option("--params", help="Params file to read.")] = Path(
-        "params.yaml"
-    ),
-    out: Annotated[Path, typer.Option(help="Directory for the prepared splits.")] = Path(
-        "data/prepared"
-    ),
+    params_path: options.ParamsFile = options.PARAMS,
+    out: Annotated[Path, options.out("Directory for the prepared splits.")] = options.PREPARED,
 ) -> None:
     """Load, validate and split the data source declared in params.yaml."""
     params = load_params(params_path)

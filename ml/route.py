@@ -13,10 +13,8 @@ import logging
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Annotated
 
-import typer
-
+from ml import options
 from ml.config import Params, PrepareParams, Runner
 from ml.datasets import BUNDLED_DATASETS
 from ml.github import env as github_env
@@ -96,23 +94,15 @@ def decide(params: Params, rows: int | None, trusted: bool) -> Route:
 
 
 def main(
-    params_path: Annotated[Path, typer.Option("--params", help="Params file to read.")] = Path(
-        "params.yaml"
-    ),
-    data: Annotated[
-        Path, typer.Option(help="Prepared data directory, read for the row count if present.")
-    ] = Path("data/prepared"),
-    set_: Annotated[
-        str, typer.Option("--set", help="Overrides applied first: key=value pairs.")
-    ] = "",
-    epochs: Annotated[str, typer.Option(help="Sets train.epochs (empty: unchanged).")] = "",
-    learning_rate: Annotated[
-        str, typer.Option(help="Sets train.learning_rate (empty: unchanged).")
-    ] = "",
-    model: Annotated[str, typer.Option(help="Sets train.model (empty: unchanged).")] = "",
+    params_path: options.ParamsFile = options.PARAMS,
+    data: options.PreparedData = options.PREPARED,
+    set_: options.Overrides = "",
+    epochs: options.Epochs = "",
+    learning_rate: options.LearningRate = "",
+    model_kind: options.ModelKind = "",
 ) -> None:
     """Print the runner labels and image for training, as JSON; set them as step outputs."""
-    changes = overrides.collect(set_, epochs=epochs, learning_rate=learning_rate, model=model)
+    changes = overrides.collect(set_, epochs=epochs, learning_rate=learning_rate, model=model_kind)
     params = overrides.validate(params_path, changes)
     trusted = is_trusted(github_env.event_payload(), os.environ.get("GITHUB_REPOSITORY"))
     route = decide(params, count_rows(params.prepare, data), trusted)

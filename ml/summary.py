@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ml.io import read_json
+from ml.options import METRICS_DIR, MetricsDir
 from ml.tracking import DEFAULT_TRACKING_URI
 
 HEADLINE = ("accuracy", "f1_macro", "rmse", "mae", "r2")
@@ -64,17 +65,17 @@ def describe_device(gpu: dict | None) -> str:
 
 
 def main(
-    metrics: Annotated[Path, typer.Option(help="Directory holding the metric files.")] = Path(
-        "metrics"
-    ),
+    metrics_dir: MetricsDir = METRICS_DIR,
     models: Annotated[Path, typer.Option(help="Directory holding the models.")] = Path("models"),
 ) -> None:
     """Print the pipeline's results and where to go next."""
     missing = [
-        name for name in ("train", "evaluate", "export") if not (metrics / f"{name}.json").exists()
+        name
+        for name in ("train", "evaluate", "export")
+        if not (metrics_dir / f"{name}.json").exists()
     ]
     if missing:
         from ml.errors import UserError
 
         raise UserError(f"no results yet ({', '.join(missing)} missing): run `dvc repro` first")
-    render(metrics, models, Console())
+    render(metrics_dir, models, Console())

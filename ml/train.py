@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import numpy as np
 import typer
 
+from ml import options
 from ml.config import Params, TrainParams, load_params, section_hash
 from ml.io import atomic_path, load_split, read_json, write_json
 
@@ -257,15 +258,13 @@ def pip_requirements(info: dict) -> list[str]:
 
 
 def main(
-    params_path: Annotated[Path, typer.Option("--params", help="Params file to read.")] = Path(
-        "params.yaml"
-    ),
-    data: Annotated[Path, typer.Option(help="Prepared data directory.")] = Path("data/prepared"),
-    model: Annotated[Path, typer.Option(help="Where to save the Keras model.")] = Path(
+    params_path: options.ParamsFile = options.PARAMS,
+    data: options.PreparedData = options.PREPARED,
+    model: Annotated[Path, options.model_file("Where to save the Keras model.")] = Path(
         "models/model.keras"
     ),
-    metrics: Annotated[Path, typer.Option(help="Training metrics JSON.")] = Path(
-        "metrics/train.json"
+    metrics: Annotated[Path, options.metrics_file("Training metrics JSON.")] = (
+        options.TRAIN_METRICS
     ),
     history: Annotated[Path, typer.Option(help="Per-epoch metrics CSV for dvc plots.")] = Path(
         "plots/train/history.csv"

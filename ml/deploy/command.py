@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 
 import typer
 
+from ml import options
 from ml.config import Params, load_params
 from ml.deploy.report import DeployReport
 from ml.errors import UserError
@@ -25,21 +26,17 @@ class DeployFailed(UserError):
 
 
 def main(
-    model: Annotated[Path, typer.Option(help="Verified ONNX model to deploy.")] = Path(
+    model: Annotated[Path, options.model_file("Verified ONNX model to deploy.")] = Path(
         "models/model.onnx"
     ),
-    params_path: Annotated[Path, typer.Option("--params", help="Params file to read.")] = Path(
-        "params.yaml"
-    ),
+    params_path: options.ParamsFile = options.PARAMS,
     target: Annotated[
         Target | None, typer.Option(help="Where to deploy; default: deploy.target in params.")
     ] = None,
-    state_dir: Annotated[
-        Path, typer.Option(help="Deployment state: served files, logs, deployment.json.")
-    ] = Path(".deploy"),
+    state_dir: options.StateDir = options.STATE_DIR,
     train_metrics: Annotated[
-        Path, typer.Option(help="metrics/train.json: links the version to its training run.")
-    ] = Path("metrics/train.json"),
+        Path, options.train_metrics_file("Links the deployed version to its training run.")
+    ] = options.TRAIN_METRICS,
     stop: Annotated[bool, typer.Option("--stop", help="Stop the deployed service instead.")] = (
         False
     ),

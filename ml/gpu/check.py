@@ -16,7 +16,7 @@ from typing import Annotated
 import typer
 
 from ml.errors import UserError
-from ml.gpu.probe import Probe, probe
+from ml.gpu.probe import GpuProbe, probe
 from ml.io import write_json
 
 log = logging.getLogger(__name__)
@@ -39,7 +39,7 @@ def required_driver(cuda_version: str | None) -> str | None:
     return MIN_DRIVER.get(version_tuple(cuda_version)[0])
 
 
-def diagnose(found: Probe, require_gpu: bool = False, min_free_mib: int = 1024) -> dict:
+def diagnose(found: GpuProbe, require_gpu: bool = False, min_free_mib: int = 1024) -> dict:
     """Judge a probe: the device training will use, and every problem with what to fix."""
     build = found.build
     cuda_build = bool(build.get("is_cuda_build"))
@@ -73,7 +73,7 @@ def diagnose(found: Probe, require_gpu: bool = False, min_free_mib: int = 1024) 
     }
 
 
-def setup_problems(found: Probe, cuda_build: bool, needed: str | None) -> list[str]:
+def setup_problems(found: GpuProbe, cuda_build: bool, needed: str | None) -> list[str]:
     """Driver and TensorFlow installation problems, in the order they should be fixed."""
     problems = []
     if found.tensorflow_version is None:
@@ -105,7 +105,7 @@ def setup_problems(found: Probe, cuda_build: bool, needed: str | None) -> list[s
     return problems
 
 
-def cudnn_problems(found: Probe) -> list[str]:
+def cudnn_problems(found: GpuProbe) -> list[str]:
     wanted = found.build.get("cudnn_version")
     installed = found.cuda_wheels.get("cudnn")
     if not (found.build.get("is_cuda_build") and wanted and installed):
@@ -118,7 +118,7 @@ def cudnn_problems(found: Probe) -> list[str]:
     return []
 
 
-def no_gpu_reason(found: Probe, cuda_build: bool) -> str:
+def no_gpu_reason(found: GpuProbe, cuda_build: bool) -> str:
     if not found.smi_found:
         where = (
             "nvidia-smi is not on PATH, so no NVIDIA driver is installed (in a container: "

@@ -24,7 +24,9 @@ class Gpu:
 
 
 @dataclass(frozen=True)
-class Probe:
+class GpuProbe:
+    """What probing this machine found: its NVIDIA GPUs and what TensorFlow can use."""
+
     smi_found: bool  # nvidia-smi is on PATH (a driver is installed)
     smi_error: str | None  # nvidia-smi ran but failed, e.g. the driver is not loaded
     gpus: list[Gpu]
@@ -94,8 +96,8 @@ def cuda_wheel_versions() -> dict[str, str]:
     return found
 
 
-def probe() -> Probe:
+def probe() -> GpuProbe:
     smi_found, smi_error, gpus = query_smi()
     version, build, tf_gpus = tensorflow_facts()
     wheels = cuda_wheel_versions() if build.get("is_cuda_build") else {}
-    return Probe(smi_found, smi_error, gpus, version, build, tf_gpus, wheels)
+    return GpuProbe(smi_found, smi_error, gpus, version, build, tf_gpus, wheels)

@@ -18,6 +18,7 @@ from typing import Annotated
 
 import typer
 
+from ml import options
 from ml.config import load_params
 from ml.errors import UserError
 from ml.io import read_json
@@ -26,17 +27,13 @@ log = logging.getLogger("ml.monitor")
 
 
 def main(
-    params_path: Annotated[Path, typer.Option("--params", help="Params file to read.")] = Path(
-        "params.yaml"
-    ),
-    state_dir: Annotated[
-        Path, typer.Option(help="Deployment state written by `ml deploy`.")
-    ] = Path(".deploy"),
+    params_path: options.ParamsFile = options.PARAMS,
+    state_dir: options.StateDir = options.STATE_DIR,
     url: Annotated[
         str | None, typer.Option(help="Service address; default: the recorded deployment's.")
     ] = None,
     samples: Annotated[
-        Path | None, typer.Option(help="Sampled inputs; default: the deployment's samples.")
+        Path | None, options.samples_dir("Sampled inputs; default: the deployment's samples.")
     ] = None,
     iterations: Annotated[int, typer.Option(min=1, help="Passes to make.")] = 1,
     every: Annotated[float, typer.Option(min=0, help="Seconds between passes.")] = 60.0,

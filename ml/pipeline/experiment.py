@@ -18,6 +18,7 @@ from typing import Annotated
 
 import typer
 
+from ml import options
 from ml.errors import UserError
 from ml.github import env as github_env
 from ml.io import write_text
@@ -62,6 +63,15 @@ def restore_data(ref: str) -> list[str]:
     return pointers
 
 
+def set_args(params_path: Path, changes: dict[str, object]) -> list[str]:
+    """`dvc exp run -S` arguments for `changes` to `params_path`: DVC applies an unnamed one to
+    params.yaml, so any other params file is named (`-S other.yaml:train.epochs=3`)."""
+    args = overrides.set_args(changes)
+    if params_path == options.PARAMS:
+        return args
+    return [arg if arg == "-S" else f"{params_path}:{arg}" for arg in args]
+
+
 def summary(name: str, changes: dict, data_ref: str, scores: dict) -> str:
     lines = [f"### Experiment `{name}`", "", "| change | value |", "|---|---|"]
     lines += [f"| `{key}` | `{json.dumps(value)}` |" for key, value in changes.items()]
@@ -76,25 +86,24 @@ def summary(name: str, changes: dict, data_ref: str, scores: dict) -> str:
 
 
 def main(
-    set_: Annotated[str, typer.Option("--set", help="Overrides: key=value pairs.")] = "",
-    epochs: Annotated[str, typer.Option(help="Sets train.epochs (empty: unchanged).")] = "",
-    learning_rate: Annotated[
-        str, typer.Option(help="Sets train.learning_rate (empty: unchanged).")
-    ] = "",
-    model: Annotated[str, typer.Option(help="Sets train.model (empty: unchanged).")] = "",
+    params_path: options.ParamsFile = options.PARAMS,
+    set_: options.Overrides = "",
+    epochs: options.Epochs = "",
+    learning_rate: options.LearningRate = "",
+    model_kind: options.ModelKind = "",
     data_ref: Annotated[
         str, typer.Option(help="Git ref whose DVC-tracked data to train on (empty: current).")
     ] = "",
     name: Annotated[str, typer.Option(help="Experiment name (empty: derived).")] = "",
-    pull: Annotated[bool, typer.Option(help="Pull data and run-cache first.")] = True,
-    push: Annotated[bool, typer.Option(help="Push outputs and run-cache afterwards.")] = True,
+    pull: options.Pull = True,
+    push: options.Push = True,
     summary_file: Annotated[
         Path | None, typer.Option(help="Also write the Markdown summary here.")
     ] = None,
 ) -> None:
     """Run the pipeline as a DVC experiment with checked overrides; results stay in place."""
-    changes = overrides.collect(set_, epochs=epochs, learning_rate=learning_rate, model=model)
-    overrides.validate(Path("params.yaml"), changes)
+    changes = overrides.collect(set_, epochs=epochs, learning_rate=learning_rate, model=model_kind)
+    overrides.validate(params_path, changes)
     data_ref = data_ref.strip()
     name = name.strip() or experiment_name(changes, data_ref)
     if not NAME.match(name):
@@ -104,7 +113,7 @@ def main(
     remote = repro.default_remote()
     outcome = repro.Outcome()
     pulling = ["--pull"] if pull and remote else []
-    command = ["dvc", "exp", "run", "--name", name, *overrides.set_args(changes), *pulling]
+    command = ["dvc", "exp", "run", "--name", name, *set_args(params_path, changes), *pulling]
     repro.stream(command, outcome)
     if push and remote:
         repro.push(remote, [])

@@ -12,12 +12,10 @@ import json
 import re
 import shlex
 from pathlib import Path
-from typing import Annotated
 
-import typer
 import yaml
 
-from ml import dotted
+from ml import dotted, options
 from ml.config import Params, ParamsError, parse_params
 from ml.github import env as github_env
 
@@ -131,19 +129,14 @@ def set_args(overrides: dict[str, object]) -> list[str]:
 
 
 def main(
-    pairs: Annotated[list[str] | None, typer.Argument(help="Overrides, each key=value.")] = None,
-    params_path: Annotated[Path, typer.Option("--params", help="Params file to check.")] = Path(
-        "params.yaml"
-    ),
-    epochs: Annotated[str, typer.Option(help="Sets train.epochs (empty: unchanged).")] = "",
-    learning_rate: Annotated[
-        str, typer.Option(help="Sets train.learning_rate (empty: unchanged).")
-    ] = "",
-    model: Annotated[str, typer.Option(help="Sets train.model (empty: unchanged).")] = "",
+    params_path: options.ParamsFile = options.PARAMS,
+    set_: options.Overrides = "",
+    epochs: options.Epochs = "",
+    learning_rate: options.LearningRate = "",
+    model_kind: options.ModelKind = "",
 ) -> None:
     """Check key=value overrides against the params schema; print the `dvc exp run -S` args."""
-    text = " ".join(shlex.quote(pair) for pair in pairs or [])
-    overrides = collect(text, epochs=epochs, learning_rate=learning_rate, model=model)
+    overrides = collect(set_, epochs=epochs, learning_rate=learning_rate, model=model_kind)
     validate(params_path, overrides)
     args = set_args(overrides)
     print(shlex.join(args))

@@ -20,6 +20,7 @@ from typing import Annotated
 
 import typer
 
+from ml import options
 from ml.errors import UserError
 from ml.github import env as github_env
 from ml.io import read_json
@@ -116,14 +117,12 @@ def main(
     stages: Annotated[
         str, typer.Option(help="Stages to reproduce, separated by spaces (empty: all).")
     ] = "",
-    pull: Annotated[bool, typer.Option(help="Pull outputs and run-cache first.")] = True,
-    push_results: Annotated[
-        bool, typer.Option("--push/--no-push", help="Push outputs and run-cache afterwards.")
-    ] = True,
+    pull: options.Pull = True,
+    push_results: options.Push = True,
     require_remote: Annotated[
         bool, typer.Option(help="Fail when no default DVC remote is configured.")
     ] = False,
-    metrics: Annotated[Path, typer.Option(help="Test metrics file for the outputs.")] = Path(
+    metrics: Annotated[Path, options.metrics_file("Test metrics file for the outputs.")] = Path(
         "metrics/evaluate.json"
     ),
     export_metrics: Annotated[

@@ -16,7 +16,7 @@ from typing import Annotated
 
 import typer
 
-from ml import provenance
+from ml import options, provenance
 from ml.config import load_params, section_hash
 from ml.errors import UserError
 from ml.gate import check_gate
@@ -144,23 +144,16 @@ def notification(inputs: ReportInputs, pr: int | None) -> str:
 
 
 def main(
-    params_path: Annotated[Path, typer.Option("--params", help="Params file to read.")] = Path(
-        "params.yaml"
-    ),
-    metrics: Annotated[Path, typer.Option(help="Directory of the metric files.")] = Path(
-        "metrics"
-    ),
-    plots: Annotated[Path, typer.Option(help="Directory of the plot data.")] = Path("plots"),
-    out: Annotated[Path, typer.Option(help="Where to write the Markdown report.")] = Path(
+    params_path: options.ParamsFile = options.PARAMS,
+    metrics_dir: options.MetricsDir = options.METRICS_DIR,
+    plots: Annotated[Path, options.plots_dir("Directory of the plot data.")] = Path("plots"),
+    out: Annotated[Path, options.out("Where to write the Markdown report.")] = Path(
         "reports/report.md"
     ),
     charts_dir: Annotated[
         Path, typer.Option("--charts", help="Directory for the PNG charts (replaced).")
     ] = Path("reports/charts"),
-    base_ref: Annotated[
-        str | None,
-        typer.Option(help="Compare with this commit (default: the PR base from the event)."),
-    ] = None,
+    base_ref: options.BaseRef = None,
     post: Annotated[bool, typer.Option(help="Post or update the sticky PR comment.")] = False,
     poster: Annotated[
         Poster, typer.Option(help="api: GitHub REST API; cml: hand the file to `cml`.")
@@ -176,7 +169,7 @@ def main(
     """Render the PR report; append it to the job summary; with --post, comment on the PR."""
     if not marker.replace("-", "").replace("_", "").isalnum():
         raise UserError(f"--marker must be letters, digits, '-' or '_', got {marker!r}")
-    paths = ResultPaths(params=str(params_path), metrics=str(metrics), plots=str(plots))
+    paths = ResultPaths(params=str(params_path), metrics=str(metrics_dir), plots=str(plots))
     inputs = build_inputs(paths, base_ref)
     task = inputs.head.task or "classification"
     files = charts.write_charts(charts_dir, inputs.head, compare(inputs.head, inputs.base), task)

@@ -22,6 +22,7 @@ from typing import Annotated
 
 import typer
 
+from ml import options
 from ml.config import ServeParams, load_params
 from ml.errors import UserError
 from ml.serve.settings import Settings
@@ -29,16 +30,14 @@ from ml.serve.settings import Settings
 log = logging.getLogger("ml.serve")
 
 APP = "ml.serve.app:create_app"
-DEFAULT_PARAMS = Path("params.yaml")
+DEFAULT_PARAMS = options.PARAMS  # its `serve` section sets the defaults; optional in the image
 
 
 def main(
-    model: Annotated[Path, typer.Option(help="ONNX model to serve (exported by `ml export`).")] = (
-        Path("models/model.onnx")
-    ),
-    params_path: Annotated[
-        Path, typer.Option("--params", help="Params file; its `serve` section sets the defaults.")
-    ] = DEFAULT_PARAMS,
+    model: Annotated[
+        Path, options.model_file("ONNX model to serve (exported by `ml export`).")
+    ] = Path("models/model.onnx"),
+    params_path: options.ParamsFile = DEFAULT_PARAMS,
     name: Annotated[
         str | None, typer.Option(help="Model name in the URLs; default: serve.model_name.")
     ] = None,
@@ -47,7 +46,7 @@ def main(
     workers: Annotated[int | None, typer.Option(help="Worker processes.")] = None,
     samples: Annotated[
         Path | None,
-        typer.Option(help="Directory for sampled inputs, read by `ml monitor`; unset: none."),
+        options.samples_dir("Directory for sampled inputs, read by `ml monitor`; unset: none."),
     ] = None,
 ) -> None:
     """Serve the ONNX model over HTTP (Open Inference Protocol v2, KServe v1, a web page)."""

@@ -18,6 +18,7 @@ from typing import Annotated
 
 import typer
 
+from ml import options
 from ml.config import load_params, section_hash
 from ml.errors import UserError
 from ml.io import write_json
@@ -40,14 +41,12 @@ def reproduce() -> None:
 
 
 def main(
-    params_path: Annotated[Path, typer.Option("--params", help="Params file to read.")] = Path(
-        "params.yaml"
-    ),
-    data: Annotated[Path, typer.Option(help="Prepared data directory.")] = Path("data/prepared"),
+    params_path: options.ParamsFile = options.PARAMS,
+    data: options.PreparedData = options.PREPARED,
     study_dir: Annotated[
         Path, typer.Option("--study-dir", help="Where the Optuna study (sqlite) lives.")
     ] = Path(".cache/tune"),
-    out: Annotated[Path, typer.Option(help="Ranked table of the trials (JSON).")] = Path(
+    out: Annotated[Path, options.out("Ranked table of the trials (JSON).")] = Path(
         "metrics/tune.json"
     ),
     repro: Annotated[

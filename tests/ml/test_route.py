@@ -146,11 +146,17 @@ def test_cli_prints_json_and_writes_step_outputs(
     monkeypatch.setenv("GITHUB_EVENT_PATH", str(tmp_path / "event.json"))
     monkeypatch.setenv("GITHUB_REPOSITORY", "octo/kit")
     monkeypatch.setenv("GITHUB_OUTPUT", str(outputs))
-    result = cli.invoke(app, ["route", "--epochs", "2", "--set", "train.batch_size=8"])
+    args = ["--epochs", "2", "--model-kind", "mlp", "--set", "train.batch_size=8"]
+    result = cli.invoke(app, ["route", *args])
     assert result.exit_code == 0, result.output
     printed = json.loads(result.stdout.strip().splitlines()[-1])
     assert printed["runs-on"] == ["ubuntu-latest"] and printed["trusted"] is False
-    assert printed["overrides"] == {"train.batch_size": 8, "train.epochs": 2}
+    assert printed["model"] == "mlp"
+    assert printed["overrides"] == {
+        "train.batch_size": 8,
+        "train.epochs": 2,
+        "train.model": "mlp",
+    }
     written = outputs.read_text()
     assert '["ubuntu-latest"]' in written and "self-hosted<<" in written
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from ml.gpu.check import diagnose, render, required_driver
-from ml.gpu.probe import Probe, parse_smi
+from ml.gpu.probe import GpuProbe, parse_smi
 from tests.helpers import run_ml
 
 CUDA_BUILD = {"is_cuda_build": True, "cuda_version": "12.5.1", "cudnn_version": "9"}
@@ -35,8 +35,8 @@ def machine(
     tf_gpus: list[str] = TF_GPUS,
     smi_error: str | None = None,
     cudnn: str = "9.3.0.75",
-) -> Probe:
-    return Probe(
+) -> GpuProbe:
+    return GpuProbe(
         smi_found=smi is not None or smi_error is not None,
         smi_error=smi_error,
         gpus=parse_smi(smi or ""),

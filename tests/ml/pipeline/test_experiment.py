@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from ml.cli import app
 from ml.errors import UserError
 from ml.pipeline import experiment
 from tests.conftest import tool_env
@@ -70,3 +71,42 @@ def test_a_ref_without_tracked_data_is_refused(data_repo) -> None:
     run(["git", "tag", "untracked"], repo, env)
     with pytest.raises(UserError, match="no DVC-tracked data"):
         experiment.restore_data("untracked")
+
+
+def test_overrides_to_another_params_file_name_it_for_dvc() -> None:
+    changes = {"train.epochs": 3}
+    assert experiment.set_args(Path("params.yaml"), changes) == ["-S", "train.epochs=3"]
+    named = experiment.set_args(Path("conf/p.yaml"), changes)
+    assert named == ["-S", "conf/p.yaml:train.epochs=3"]
+
+
+def test_params_option_is_the_file_checked_and_changed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli
+) -> None:
+    # A one-stage pipeline that copies its params file: the copy shows what DVC applied.
+    env = tool_env(tmp_path)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    (tmp_path / "conf.yaml").write_text("train:\n  epochs: 5\n")
+    (tmp_path / "dvc.yaml").write_text(
+        "stages:\n"
+        "  copy:\n"
+        "    cmd: cp conf.yaml seen.yaml\n"
+        "    params:\n"
+        "      - conf.yaml:\n"
+        "          - train\n"
+        "    outs:\n"
+        "      - seen.yaml\n"
+    )
+    run(["git", "init", "-q", "-b", "main"], tmp_path, env)
+    run(["dvc", "init", "-q"], tmp_path, env)
+    run(["git", "add", "-A"], tmp_path, env)
+    run(["git", "commit", "-qm", "pipeline"], tmp_path, env)
+    monkeypatch.chdir(tmp_path)
+    unknown = cli.invoke(app, ["experiment", "--params", "conf.yaml", "--set", "train.epoch=3"])
+    assert unknown.exit_code == 1
+    assert "train.epoch: unknown key" in unknown.stderr
+    args = ["--params", "conf.yaml", "--set", "train.epochs=3", "--no-pull", "--no-push"]
+    result = cli.invoke(app, ["experiment", *args])
+    assert result.exit_code == 0, result.output
+    assert "epochs: 3" in (tmp_path / "seen.yaml").read_text()

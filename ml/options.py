@@ -1,0 +1,128 @@
+"""The options several `ml` commands share, each declared once, so one spelling means one thing
+in every command:
+
+  --params       the params file                 --data         the prepared data directory
+  --model        a model file (.keras or .onnx)  --model-kind   the kind of model to build
+  --metrics      one metrics file (JSON)         --metrics-dir  the directory of metrics files
+  --set          params overrides, key=value     --base-ref     the commit to compare with
+
+An option whose help is the same everywhere is a type (`params_path: ParamsFile = PARAMS`); one
+whose help names the command's own file is built with that help (`options.model_file(...)`).
+Spellings that used to mean something else are refused with their new name (RENAMED); this
+module imports only typer, so the serving image and `ml --help` stay light.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+PARAMS = Path("params.yaml")
+PREPARED = Path("data/prepared")
+METRICS_DIR = Path("metrics")
+TRAIN_METRICS = Path("metrics/train.json")
+STATE_DIR = Path(".deploy")
+# The kinds `train.model` accepts (ml.config.TrainParams; a test keeps the two in step).
+MODEL_KINDS = ("cnn", "mlp")
+
+ParamsFile = Annotated[Path, typer.Option("--params", help="Params file to read.")]
+PreparedData = Annotated[
+    Path, typer.Option("--data", help="Prepared data directory (written by `ml prepare`).")
+]
+MetricsDir = Annotated[
+    Path, typer.Option("--metrics-dir", help="Directory of the metrics files (evaluate.json...).")
+]
+StateDir = Annotated[
+    Path,
+    typer.Option("--state-dir", help="Deployment state: deployment.json, served files, logs."),
+]
+BaseRef = Annotated[
+    str | None,
+    typer.Option(
+        "--base-ref", help="Compare with this commit (default: the PR base from the event)."
+    ),
+]
+
+# Params overrides: the free-form pairs and the typed fields of the retrain form.
+Overrides = Annotated[
+    str,
+    typer.Option(
+        "--set",
+        help="Params overrides: key=value pairs (YAML values) separated by spaces or new lines.",
+    ),
+]
+Epochs = Annotated[str, typer.Option("--epochs", help="Sets train.epochs (empty: unchanged).")]
+LearningRate = Annotated[
+    str, typer.Option("--learning-rate", help="Sets train.learning_rate (empty: unchanged).")
+]
+ModelKind = Annotated[
+    str,
+    typer.Option(
+        "--model-kind",
+        help=f"Sets train.model, the model kind: {', '.join(MODEL_KINDS)} (empty: unchanged).",
+    ),
+]
+
+# DVC remote traffic around a run.
+Pull = Annotated[
+    bool, typer.Option("--pull/--no-pull", help="Pull data, outputs and run-cache first.")
+]
+Push = Annotated[
+    bool, typer.Option("--push/--no-push", help="Push outputs and run-cache afterwards.")
+]
+
+
+def model_file(help: str) -> Any:
+    """`--model`: a model file, Keras or ONNX, which `help` names."""
+    return typer.Option("--model", help=help)
+
+
+def metrics_file(help: str) -> Any:
+    """`--metrics`: one metrics JSON file, which `help` names."""
+    return typer.Option("--metrics", help=help)
+
+
+def train_metrics_file(help: str) -> Any:
+    """`--train-metrics`: metrics/train.json, read for what `help` says."""
+    return typer.Option("--train-metrics", help=help)
+
+
+def plots_dir(help: str) -> Any:
+    """`--plots`: a directory of plot data for `dvc plots`."""
+    return typer.Option("--plots", help=help)
+
+
+def out(help: str) -> Any:
+    """`--out`: where the command writes its main result, which `help` names."""
+    return typer.Option("--out", help=help)
+
+
+def samples_dir(help: str) -> Any:
+    """`--samples`: the directory of inputs sampled by the service, read by the monitor."""
+    return typer.Option("--samples", help=help)
+
+
+# Old spellings, refused before any work with the new one (ml.cli): command -> {old: new}.
+MODEL_KIND_MOVED = f"--model-kind (a model kind: {', '.join(MODEL_KINDS)})"
+METRICS_DIR_MOVED = "--metrics-dir (the directory of metrics files)"
+RENAMED: dict[str, dict[str, str]] = {
+    "route": {"--model": MODEL_KIND_MOVED},
+    "overrides": {"--model": MODEL_KIND_MOVED},
+    "experiment": {"--model": MODEL_KIND_MOVED},
+    "summary": {"--metrics": METRICS_DIR_MOVED},
+    "gate": {"--metrics": METRICS_DIR_MOVED},
+    "report": {"--metrics": METRICS_DIR_MOVED},
+}
+# Commands that once took key=value pairs as arguments: what to write instead.
+POSITIONAL_MOVED = {
+    "overrides": "key=value pairs are now given with --set, as one quoted value: "
+    "--set 'train.epochs=3 train.model=mlp'",
+}
+
+
+def renamed_message(command: str, option: str) -> str | None:
+    """'--model is now --model-kind (...)' when `option` is an old spelling of `command`."""
+    new = RENAMED.get(command, {}).get(option)
+    return f"{option} is now {new}" if new else None
