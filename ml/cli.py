@@ -59,12 +59,14 @@ class LazyCommands(TyperGroup):
 
 
 class RefusingOldSpellings(TyperCommand):
-    """An old spelling (options.RENAMED, options.POSITIONAL_MOVED) is a usage error (exit 2)
-    that names the new one. Checked before parsing, with the option values set aside, so that
-    `--set --model` (a value) is not taken for the old option."""
+    """An old spelling (options.RENAMED, options.POSITIONAL_MOVED), on the command line or as a
+    renamed action input passed in the environment, is a usage error (exit 2) that names the new
+    one. Checked before parsing, with the option values set aside, so that `--set --model` (a
+    value) is not taken for the old option."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        problem = self.old_spelling(args)
+        problem = options.renamed_input_message(self.name or "", os.environ)
+        problem = problem or self.old_spelling(args)
         if problem and not ctx.resilient_parsing:
             ctx.fail(problem)
         return super().parse_args(ctx, args)

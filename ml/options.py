@@ -8,12 +8,14 @@ in every command:
 
 An option whose help is the same everywhere is a type (`params_path: ParamsFile = PARAMS`); one
 whose help names the command's own file is built with that help (`options.model_file(...)`).
-Spellings that used to mean something else are refused with their new name (RENAMED); this
-module imports only typer, so the serving image and `ml --help` stay light.
+Spellings that used to mean something else, as options or as the actions' inputs, are refused
+with their new name (RENAMED); this module imports only typer, so the serving image and
+`ml --help` stay light.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -104,10 +106,13 @@ def samples_dir(help: str) -> Any:
     return typer.Option("--samples", help=help)
 
 
-# Old spellings, refused before any work with the new one (ml.cli): command -> {old: new}.
-MODEL_KIND_MOVED = f"--model-kind (a model kind: {', '.join(MODEL_KINDS)})"
-METRICS_DIR_MOVED = "--metrics-dir (the directory of metrics files)"
-RENAMED: dict[str, dict[str, str]] = {
+# Old spellings, refused before any work with the new one (ml.cli): command -> {old: (new, what
+# the new one means)}. The actions' inputs mirror these options without the dashes, and a renamed
+# input stays declared in action.yml only to be refused: its step passes the value as
+# renamed_input_variable(name), and setting it fails `ml <command>` as the old option would.
+MODEL_KIND_MOVED = ("--model-kind", f"a model kind: {', '.join(MODEL_KINDS)}")
+METRICS_DIR_MOVED = ("--metrics-dir", "the directory of metrics files")
+RENAMED: dict[str, dict[str, tuple[str, str]]] = {
     "route": {"--model": MODEL_KIND_MOVED},
     "overrides": {"--model": MODEL_KIND_MOVED},
     "experiment": {"--model": MODEL_KIND_MOVED},
@@ -124,5 +129,21 @@ POSITIONAL_MOVED = {
 
 def renamed_message(command: str, option: str) -> str | None:
     """'--model is now --model-kind (...)' when `option` is an old spelling of `command`."""
-    new = RENAMED.get(command, {}).get(option)
-    return f"{option} is now {new}" if new else None
+    moved = RENAMED.get(command, {}).get(option)
+    return f"{option} is now {moved[0]} ({moved[1]})" if moved else None
+
+
+def renamed_input_variable(name: str) -> str:
+    """The variable through which an action passes its renamed input `name` (a form value, so
+    UNTRUSTED_ as docs/security.md asks): model -> UNTRUSTED_RENAMED_INPUT_MODEL."""
+    return "UNTRUSTED_RENAMED_INPUT_" + name.upper().replace("-", "_")
+
+
+def renamed_input_message(command: str, environ: Mapping[str, str]) -> str | None:
+    """The refusal of a renamed input given to the action that runs `command` ("the action input
+    'model' is now 'model-kind' (...)"). An input left out arrives empty: only a value counts."""
+    for old, (new, what) in RENAMED.get(command, {}).items():
+        name = old.removeprefix("--")
+        if environ.get(renamed_input_variable(name)):
+            return f"the action input '{name}' is now '{new.removeprefix('--')}' ({what})"
+    return None

@@ -67,6 +67,16 @@ def resolve_inputs(action: dict, given: dict[str, str], github: dict) -> dict[st
     return resolved
 
 
+def deprecation_warnings(action: dict, given: dict[str, str]) -> list[str]:
+    """The runner's warning for each given input that the action declares deprecated."""
+    declared = action.get("inputs") or {}
+    return [
+        f"##[warning]Input '{name}' has been deprecated with message: {message}"
+        for name in given
+        if (message := declared[name].get("deprecationMessage"))
+    ]
+
+
 def step_environment(runner: Runner, name: str, number: int, extra_path: list[str]) -> dict:
     files = runner.temp / f"{name}-step{number}"
     files.mkdir(parents=True, exist_ok=True)
@@ -121,6 +131,7 @@ def run_action(name: str, inputs: dict[str, str], runner: Runner) -> ActionResul
         "steps": {},
     }
     job = Job(name, runner, contexts)
+    job.log += deprecation_warnings(action, inputs)
     for number, step in enumerate(action["runs"]["steps"], start=1):
         step_id = step.get("id", f"step{number}")
         contexts["steps"][step_id] = {"outputs": {}, "outcome": "skipped"}

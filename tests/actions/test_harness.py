@@ -90,6 +90,14 @@ def check_refused_key(results: list[ActionResult], repo: Path) -> None:
     assert "Traceback" not in results[-1].log
 
 
+def check_renamed_input_refused(results: list[ActionResult], repo: Path) -> None:
+    log = results[-1].log
+    assert "Input 'model' has been deprecated with message: Renamed to model-kind." in log
+    assert "the action input 'model' is now 'model-kind' (a model kind: cnn, mlp)" in log
+    assert "Traceback" not in log
+    assert not (repo / "models").exists()  # refused before any work
+
+
 def check_trained(results: list[ActionResult], repo: Path) -> None:
     (train,) = results
     assert train.outputs["ran"].split() == ["prepare", "train", "evaluate", "export"]
@@ -217,6 +225,20 @@ CASES = [
         needs=("route",),
         check=check_route,
     ),
+    Case(
+        "route-model-kind",
+        (Call("route", {"model-kind": "mlp", "epochs": "2"}),),
+        needs=("route",),
+        check=check_route,
+    ),
+    Case(
+        # `model` was the model kind's old name: GitHub only warns, the step must fail.
+        "route-renamed-model-input",
+        (Call("route", {"model": "mlp"}),),
+        needs=("route",),
+        check=check_renamed_input_refused,
+        fails=True,
+    ),
     Case("route-fork", (Call("route"),), ("route",), check_route_fork, event=FORK_EVENT),
     Case(
         "route-unknown-key",
@@ -251,6 +273,13 @@ CASES = [
         needs=("experiment", "pull-request"),
         check=check_retrain_pull_request,
         repo="trained",
+    ),
+    Case(
+        "experiment-renamed-model-input",
+        (Call("experiment", {"model": "cnn", "epochs": "1"}),),
+        needs=("experiment",),
+        check=check_renamed_input_refused,
+        fails=True,
     ),
     Case(
         "experiment-bad-value",

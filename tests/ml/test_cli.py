@@ -130,6 +130,42 @@ def test_every_renamed_option_is_tested() -> None:
     )
 
 
+# --- renamed action inputs: an action passes the old input's value for the CLI to refuse -------
+
+INPUT_MODEL = "the action input 'model' is now 'model-kind' (a model kind: cnn, mlp)"
+
+
+@pytest.mark.parametrize("command", ["route", "experiment"])
+def test_a_renamed_action_input_is_a_usage_error_naming_the_new_one(
+    cli: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: str
+) -> None:
+    # As actions/route and actions/experiment run it, with `model: mlp` given to the action.
+    monkeypatch.chdir(tmp_path)
+    env = {"UNTRUSTED_RENAMED_INPUT_MODEL": "mlp"}
+    result = cli.invoke(app, [command, "--model-kind", ""], env=env)
+    assert result.exit_code == 2, result.output
+    assert INPUT_MODEL in one_line(result.output)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_renamed_action_input_left_empty_is_not_refused(cli: CliRunner) -> None:
+    # An input the workflow leaves out still reaches the step, as an empty value.
+    params = str(REPO_ROOT / "params.yaml")
+    env = {"UNTRUSTED_RENAMED_INPUT_MODEL": ""}
+    args = ["overrides", "--params", params, "--model-kind", "mlp"]
+    result = cli.invoke(app, args, env=env)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == "-S train.model=mlp"
+
+
+def test_a_renamed_input_counts_only_for_the_commands_that_renamed_it() -> None:
+    given = {options.renamed_input_variable("model"): "models/model.onnx"}
+    assert options.renamed_input_message("route", given) == INPUT_MODEL
+    # deploy's `model` input is a model file, never renamed.
+    assert options.renamed_input_message("deploy", given) is None
+    assert options.renamed_input_variable("metrics-dir") == "UNTRUSTED_RENAMED_INPUT_METRICS_DIR"
+
+
 def test_a_value_that_looks_like_an_old_option_is_only_a_value(cli: CliRunner) -> None:
     # `--model` here is the value of --set, so the overrides parser judges it (exit 1), not the
     # old-spelling check (exit 2).

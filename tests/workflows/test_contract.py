@@ -12,6 +12,7 @@ import pytest
 import yaml
 from typer.main import get_command
 
+from ml import options
 from ml.cli import COMMANDS, app
 from ml.config import Params
 from tests.paths import REPO_ROOT
@@ -193,6 +194,7 @@ def test_local_actions_exist_and_get_only_their_inputs(file: YamlFile) -> None:
         given = step.get("with") or {}
         for key in given:
             assert key in declared, f"{where}: {name} has no input {key}"
+            assert "deprecationMessage" not in declared[key], f"{where}: {name}'s {key} is refused"
         for key, spec in declared.items():
             if spec.get("required") and "default" not in spec:
                 assert key in given, f"{where}: {name} needs input {key}"
@@ -229,8 +231,9 @@ def test_workflow_call_inputs_are_typed_and_described(file: YamlFile) -> None:
                 assert entry.get("type") in ("string", "number", "boolean"), f"{file.name}: {key}"
 
 
-# Inputs whose values come from people filling in a form (workflow_dispatch).
-FORM_INPUTS = {"overrides", "epochs", "learning-rate", "model", "data-ref", "name"}
+# Inputs whose values come from people filling in a form (workflow_dispatch); `model` is the old
+# name of `model-kind`, still declared so that a value given to it can be refused.
+FORM_INPUTS = {"overrides", "epochs", "learning-rate", "model-kind", "model", "data-ref", "name"}
 
 
 @pytest.mark.parametrize("name", ["route", "experiment"])
@@ -257,6 +260,38 @@ def ml_calls(name: str) -> list[list[str]]:
     return calls
 
 
+def renamed_inputs_passed(name: str) -> dict[str, tuple[str, str]]:
+    """{input: (ml command, expression)} for every renamed input an action passes to `ml`."""
+    prefix = options.renamed_input_variable("")
+    passed = {}
+    for _, step in steps_of(actions()[name]):
+        words = shlex.split(str(step.get("run", "")))
+        command = words[words.index("ml") + 1] if "ml" in words else ""
+        for variable, value in (step.get("env") or {}).items():
+            if variable.startswith(prefix):
+                key = variable.removeprefix(prefix).lower().replace("_", "-")
+                passed[key] = (command, str(value))
+    return passed
+
+
+@pytest.mark.parametrize("name", sorted(actions()))
+def test_a_renamed_input_is_declared_deprecated_and_refused_by_its_command(name: str) -> None:
+    """GitHub only warns about an input an action does not declare, so a renamed one stays
+    declared, deprecated, and reaches `ml`, which refuses a value (options.RENAMED)."""
+    declared = actions()[name].data.get("inputs") or {}
+    renamed = {key for key, spec in declared.items() if "deprecationMessage" in spec}
+    passed = renamed_inputs_passed(name)
+    assert set(passed) == renamed, f"{name}: deprecated inputs and those passed to `ml` differ"
+    for key, (command, value) in passed.items():
+        assert value == f"${{{{ inputs.{key} }}}}", f"{name}: {key}"
+        new, _ = options.RENAMED.get(command, {}).get(f"--{key}", ("", ""))
+        assert new, f"{name}: ml {command} does not refuse the renamed input {key}"
+        new = new.removeprefix("--")
+        assert new in declared, f"{name}: {key} is renamed to {new}, which is not declared"
+        assert declared[key]["deprecationMessage"] == f"Renamed to {new}.", f"{name}: {key}"
+        assert declared[key]["description"].startswith("Refused: renamed to"), f"{name}: {key}"
+
+
 @pytest.mark.parametrize("name", sorted(actions()))
 def test_actions_call_existing_ml_commands_with_existing_options(name: str) -> None:
     calls = ml_calls(name)
@@ -264,11 +299,11 @@ def test_actions_call_existing_ml_commands_with_existing_options(name: str) -> N
     for command, *args in calls:
         if command not in COMMANDS:
             pytest.skip(f"waits for `ml {command}`, not in this build yet")
-        options = command_options(command)
+        known = command_options(command)
         for arg in args:
             flag = arg.split("=", 1)[0]
             if flag.startswith("--"):
-                assert flag in options, f"{name}: ml {command} has no option {flag}"
+                assert flag in known, f"{name}: ml {command} has no option {flag}"
 
 
 def test_dvc_stages_are_ml_commands_with_their_own_params_section() -> None:
