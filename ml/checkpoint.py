@@ -21,7 +21,9 @@ import logging
 import math
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypedDict, cast
 
 import keras
 import numpy as np
@@ -32,6 +34,19 @@ from ml.io import read_json, write_json, write_text
 log = logging.getLogger(__name__)
 
 RUN_ID_FILE = "mlflow_run_id"
+
+
+class TrainingState(TypedDict):
+    """What state.json holds: enough to carry on from the last completed epoch."""
+
+    fingerprint: str  # of params and data: a checkpoint of other ones is discarded
+    epoch: int  # completed epochs
+    best: float | None  # best value of the monitored metric so far
+    best_epoch: int | None
+    wait: int  # epochs since the best one, for early stopping
+    history: list[dict[str, float]]  # one row of logs per epoch
+    model_file: str | None  # snapshot of the last epoch, weights and optimizer
+    best_file: str | None  # snapshot of the best epoch, weights only
 
 
 class ResumableTraining(keras.callbacks.Callback):
@@ -45,7 +60,7 @@ class ResumableTraining(keras.callbacks.Callback):
         patience: int,
         min_delta: float,
         total_epochs: int,
-        on_epoch=None,
+        on_epoch: Callable[[int, dict[str, float]], None] | None = None,
     ):
         super().__init__()
         self.directory = Path(directory)
@@ -56,7 +71,7 @@ class ResumableTraining(keras.callbacks.Callback):
         self.total_epochs = total_epochs
         self.on_epoch = on_epoch  # called with (epoch, logs) after the state is safe on disk
         self.sign = 1.0 if monitor.endswith("loss") else -1.0  # minimise loss, maximise accuracy
-        self.state = {
+        self.state: TrainingState = {
             "fingerprint": fingerprint,
             "epoch": 0,
             "best": None,
@@ -79,12 +94,15 @@ class ResumableTraining(keras.callbacks.Callback):
             log.warning("Discarding checkpoints in %s: params or data changed", self.directory)
             self.clear()
             return False
-        self.state = state
+        self.state = cast(TrainingState, state)  # written by this class, for these params
         return True
 
     def restore_last(self, model) -> None:
         """Put the last completed epoch's weights and optimizer state into a fresh `model`."""
-        with np.load(self.directory / self.state["model_file"]) as snapshot:
+        model_file = self.state["model_file"]
+        if model_file is None:
+            raise UserError(f"{self.directory / 'state.json'} names no snapshot to resume from")
+        with np.load(self.directory / model_file) as snapshot:
             assign(model.weights, snapshot, "w")
             model.optimizer.build(model.trainable_variables)
             assign(model.optimizer.variables, snapshot, "o")
@@ -111,7 +129,8 @@ class ResumableTraining(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         completed = epoch + 1
-        row = {"epoch": completed, **{k: float(v) for k, v in (logs or {}).items()}}
+        row: dict[str, float] = {"epoch": completed}
+        row |= {k: float(v) for k, v in (logs or {}).items()}
         self.state["history"].append(row)
         value = row.get(self.monitor)
         if value is None or math.isnan(value):
@@ -121,7 +140,9 @@ class ResumableTraining(keras.callbacks.Callback):
             )
         best = self.state["best"]
         if best is None or self.sign * (best - value) > self.min_delta:
-            self.state.update(best=value, best_epoch=completed, wait=0)
+            self.state["best"] = value
+            self.state["best_epoch"] = completed
+            self.state["wait"] = 0
             self.state["best_file"] = self.save(f"best-{completed:04d}.npz", with_optimizer=False)
         else:
             self.state["wait"] += 1
@@ -162,8 +183,9 @@ class ResumableTraining(keras.callbacks.Callback):
                 path.unlink(missing_ok=True)
 
     def restore_best(self, model) -> None:
-        if self.state["best_file"]:
-            with np.load(self.directory / self.state["best_file"]) as snapshot:
+        best_file = self.state["best_file"]
+        if best_file:
+            with np.load(self.directory / best_file) as snapshot:
                 assign(model.weights, snapshot, "w")
 
     def clear(self) -> None:

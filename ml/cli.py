@@ -8,16 +8,22 @@ from __future__ import annotations
 
 import functools
 import importlib
+import io
 import logging
 import os
 import sys
 import warnings
+from typing import TYPE_CHECKING
 
-import click
 import typer
 from typer.core import TyperGroup
 
 from ml.errors import UserError
+
+if TYPE_CHECKING:
+    # Typer carries its own copy of click: a group's methods take and return its classes, not
+    # those of the click package.
+    from typer._click import Command, Context
 
 # command name -> module whose `main` implements it
 COMMANDS = {
@@ -45,10 +51,10 @@ COMMANDS = {
 class LazyCommands(TyperGroup):
     """Commands are built from their module on first use (help output lists them all)."""
 
-    def list_commands(self, ctx: click.Context) -> list[str]:
+    def list_commands(self, ctx: Context) -> list[str]:
         return list(COMMANDS)
 
-    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+    def get_command(self, ctx: Context, name: str) -> Command | None:
         if name not in COMMANDS:
             return None
         module = importlib.import_module(COMMANDS[name])
@@ -88,6 +94,7 @@ def configure(
     # TensorFlow's C++ start-up chatter drowns the pipeline's own log lines.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     level = logging.DEBUG if verbose else logging.INFO
+    handler: logging.Handler
     if sys.stderr.isatty():
         from rich.logging import RichHandler
 
@@ -103,4 +110,7 @@ def configure(
     # Advice that does not apply here: uv environments have no pip to pin for MLflow.
     logging.getLogger("mlflow.utils.environment").setLevel(logging.ERROR)
     warnings.filterwarnings("ignore", category=FutureWarning, module="keras")
-    sys.stdout.reconfigure(line_buffering=True)
+    # Printed lines reach a pipe (dvc repro, CI) as they are written; a stream put in place of
+    # stdout by the caller is left as it is.
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        sys.stdout.reconfigure(line_buffering=True)

@@ -13,7 +13,7 @@ import logging
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -50,7 +50,7 @@ def count_rows(prepare: PrepareParams, data_dir: Path) -> int | None:
     """Rows of the whole data set: from data/prepared if it exists, else from the source."""
     dataset = data_dir / "dataset.json"
     if dataset.is_file():
-        return sum(read_json(dataset)["rows"].values())
+        return int(sum(read_json(dataset)["rows"].values()))
     source = prepare.source
     if source.bundled:
         return BUNDLED_ROWS[source.bundled]
@@ -60,7 +60,7 @@ def count_rows(prepare: PrepareParams, data_dir: Path) -> int | None:
     if path.suffix == ".parquet":
         import pyarrow.parquet as pq
 
-        return pq.ParquetFile(path).metadata.num_rows
+        return int(pq.ParquetFile(path).metadata.num_rows)
     with path.open("rb") as handle:
         lines = sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b""))
     return max(lines - 1, 0)  # minus the header
@@ -87,7 +87,12 @@ def decide(params: Params, rows: int | None, trusted: bool) -> Route:
         ):
             runner, reason = rule, f"route.rules[{index}] matched"
             break
-    facts = {"model": train.model, "rows": rows, "epochs": train.epochs, "trusted": trusted}
+    facts: dict[str, Any] = {
+        "model": train.model,
+        "rows": rows,
+        "epochs": train.epochs,
+        "trusted": trusted,
+    }
     if runner.self_hosted and not trusted:
         fork = params.route.fork
         if fork is None:

@@ -340,7 +340,12 @@ def clone(source: Path, path: Path, *options: str) -> Path:
 def run_job(case: Case, repo: Path, temp: Path) -> list[ActionResult]:
     """The case's actions in order, like the steps of one job; stops at the first failure."""
     temp.mkdir(parents=True, exist_ok=True)
-    github = {"token": "test-token", "run_id": "1", "run_attempt": "1", "job": "harness"}
+    github: dict[str, object] = {
+        "token": "test-token",
+        "run_id": "1",
+        "run_attempt": "1",
+        "job": "harness",
+    }
     github |= {"repository": "octo/kit", "workspace": str(repo), "event": case.event}
     runner = Runner(cwd=repo, env=tool_env(repo), temp=temp, github=github, event=case.event)
     fake = FakeGitHub(token="test-token")
