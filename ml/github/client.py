@@ -33,7 +33,7 @@ def repository():
         retry=GithubRetry(total=3, backoff_factor=1.0, status_forcelist=[429, 502, 503, 504]),
         timeout=30,
     )
-    return client.get_repo(os.environ["GITHUB_REPOSITORY"], lazy=True)
+    return client.withLazy(True).get_repo(os.environ["GITHUB_REPOSITORY"])
 
 
 def comment_on_pulls_of(sha: str, body: str) -> list[int]:

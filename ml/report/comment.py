@@ -75,7 +75,7 @@ def post(body: str, number: int, marker: str) -> str:
     body = fit_comment(body, marker)
     repo_name = github_env.repository()
     try:
-        issue = client().get_repo(repo_name, lazy=True).get_issue(number)
+        issue = client().withLazy(True).get_repo(repo_name).get_issue(number)
         for comment in issue.get_comments():
             if marker_line(marker) in (comment.body or ""):
                 comment.edit(body)
