@@ -33,11 +33,13 @@ run: $(STAMP) ## Run the pipeline on the bundled example and print a summary.
 test: $(STAMP) ## Run lint and the test suite (CPU only).
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 lint: $(STAMP) lint-workflows ## Lint and check formatting, workflows and actions included.
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 lint-workflows: $(STAMP) ## Audit workflows and actions (zizmor, GitHub's schemas), offline.
 	$(BIN)/zizmor --offline --strict-collection --persona pedantic --min-severity medium \

@@ -21,13 +21,14 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Hashable, Iterator
+from collections.abc import Callable, Hashable, Iterator, Mapping
 from pathlib import Path
 from typing import TypeVar
 
 import yaml
 
 T = TypeVar("T")
+K = TypeVar("K", bound=Hashable)
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_ROOT = BENCH_DIR.parent
@@ -97,7 +98,7 @@ def tool_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def run(cmd: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
+def run(cmd: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     """Run `cmd` with its output captured (a terminal would add its own cost to the timing)."""
     result = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, check=False)
     if result.returncode != 0:
@@ -166,7 +167,7 @@ def isolate_dvc_state(repo: Path, env: dict[str, str]) -> None:
 
 def write_params(source: Path, dest: Path, epochs: int | None, patience: int | None) -> dict:
     """Copy a params file, overriding train.epochs and/or the early-stopping patience."""
-    params = yaml.safe_load(source.read_text(encoding="utf-8"))
+    params: dict = yaml.safe_load(source.read_text(encoding="utf-8"))
     train = params.setdefault("train", {})
     if epochs is not None:
         train["epochs"] = epochs
@@ -177,14 +178,14 @@ def write_params(source: Path, dest: Path, epochs: int | None, patience: int | N
 
 
 def interleave(
-    cases: dict[Hashable, Callable[[], T]], repeats: int, warmup: int = 0
-) -> dict[Hashable, list[T]]:
+    cases: Mapping[K, Callable[[], T]], repeats: int, warmup: int = 0
+) -> dict[K, list[T]]:
     """Run every case once per repetition, reversing the order on every other one (ABBA...), so
     a machine that slows down or speeds up mid-run affects all cases alike. A case measures
     itself and returns what it measured, so it can leave per-repetition setup out of the timing.
     The first `warmup` repetitions are run but not recorded."""
     names = list(cases)
-    results: dict[Hashable, list[T]] = {name: [] for name in names}
+    results: dict[K, list[T]] = {name: [] for name in names}
     for index in range(warmup + repeats):
         for name in names if index % 2 == 0 else names[::-1]:
             result = cases[name]()

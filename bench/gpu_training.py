@@ -21,6 +21,7 @@ is measured and the report says so: nothing about the GPU is estimated.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import shutil
@@ -113,7 +114,8 @@ def run_worker(config: str, clone: Path, args) -> dict:
     command = [common.PYTHON, str(clone / "bench/gpu_training.py"), "--worker", config]
     command += ["--size", str(args.size), "--batch", str(args.batch), "--steps", str(steps)]
     result = common.run(command, clone, env)
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    figures: dict = json.loads(result.stdout.strip().splitlines()[-1])
+    return figures
 
 
 def gpu_available(env: dict) -> bool:
@@ -173,7 +175,7 @@ def main() -> None:
     configs = [name for name, (device, _) in CONFIGS.items() if has_gpu or device == "cpu"]
     with common.workspace(NAME, args.keep) as root:
         clone = common.clone_repo(args.repo, root / "repo", env)
-        cases = {config: (lambda c=config: run_worker(c, clone, args)) for config in configs}
+        cases = {config: functools.partial(run_worker, config, clone, args) for config in configs}
         results = common.interleave(cases, args.repeats)
     figures = {config: figures_of(results[config]) for config in configs}
     ratios = report(figures, args, has_gpu)

@@ -17,6 +17,7 @@ Goal: single-row onnxruntime at least 50x faster than single-row Keras predict.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import os
 import statistics
@@ -68,7 +69,8 @@ def build_models(root: Path, repo: Path, quick: bool) -> tuple[Path, Path, Path]
 def input_rows(data: Path | None, session) -> np.ndarray:
     if data is not None:
         with np.load(data / "test.npz") as arrays:
-            return arrays["x"].astype(np.float32, copy=False)
+            rows: np.ndarray = arrays["x"].astype(np.float32, copy=False)
+            return rows
     shape = session.get_inputs()[0].shape[1:]
     return np.random.default_rng(0).random((BATCH, *shape), dtype=np.float32)
 
@@ -95,12 +97,14 @@ def methods(model, session) -> dict[str, Callable[[np.ndarray], object]]:
 
 def measure(model, session, rows: np.ndarray, repeats: int, budget: float) -> dict:
     inputs = {"1 row": rows[:1], f"{BATCH} rows": np.resize(rows, (BATCH, *rows.shape[1:]))}
-    cases = {}
+    cases: dict[tuple[str, str], Callable[[], list[float]]] = {}
     for method, function in methods(model, session).items():
         for size, x in inputs.items():
             for _ in range(WARMUP_CALLS):  # first calls trace graphs and allocate buffers
                 function(x)
-            cases[(method, size)] = lambda f=function, x=x: timed_calls(lambda: f(x), budget)
+            cases[(method, size)] = functools.partial(
+                timed_calls, functools.partial(function, x), budget
+            )
     rounds = common.interleave(cases, repeats)  # per case, one list of call timings per round
     return {key: list(itertools.chain.from_iterable(lists)) for key, lists in rounds.items()}
 
@@ -108,7 +112,7 @@ def measure(model, session, rows: np.ndarray, repeats: int, budget: float) -> di
 def max_abs_diff(model, session, rows: np.ndarray) -> float:
     """ORT against Keras on the rows used: a fast answer from a wrong model would be no answer."""
     batch = np.resize(rows, (BATCH, *rows.shape[1:]))
-    ort_out = methods(model, session)["onnxruntime"](batch)[0]
+    ort_out = session.run(None, {session.get_inputs()[0].name: batch})[0]
     return float(np.max(np.abs(ort_out - model.predict(batch, batch_size=BATCH, verbose=0))))
 
 

@@ -69,7 +69,7 @@ def make_run(clone: Path, env: dict, expected_stages: int) -> dict:
     with subprocess.Popen(
         ["make", "run"], cwd=clone, env=env, stdout=PIPE, stderr=STDOUT, text=True
     ) as process:
-        for line in process.stdout:
+        for line in process.stdout or ():  # a pipe, as asked for above
             lines.append(line)
             phase = phase_of(line)
             if phase:

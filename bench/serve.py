@@ -77,7 +77,8 @@ file:close()
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+        port: int = probe.getsockname()[1]
+        return port
 
 
 def environment() -> dict[str, str]:
@@ -95,6 +96,12 @@ class Server:
         self.ready_url = f"http://127.0.0.1:{self.port}{ready}"
         self.infer_url = f"http://127.0.0.1:{self.port}{infer}"
         self.process: subprocess.Popen | None = None
+
+    @property
+    def pid(self) -> int:
+        if self.process is None:
+            raise RuntimeError(f"{self.name} has not been started")
+        return self.process.pid
 
     def start(self, timeout: float = 60) -> float:
         """Start the process; seconds until the readiness endpoint first answers 200."""
@@ -201,13 +208,13 @@ def wrk(server: Server, body: Path, connections: int, seconds: float) -> dict:
     script = body.with_suffix(".lua")
     script.write_text(WRK_SCRIPT.format(body=body))
     command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds:g}s", "--latency", "-s", str(script)]
-    before = group_cpu_seconds(server.process.pid)
+    before = group_cpu_seconds(server.pid)
     result = subprocess.run(
         [*command, server.infer_url], capture_output=True, text=True, check=True
     )
-    used = group_cpu_seconds(server.process.pid) - before
+    used = group_cpu_seconds(server.pid) - before
     figures = parse_wrk(result.stdout)
-    requests = int(re.search(r"(\d+) requests in", result.stdout).group(1))
+    requests = int(found(r"(\d+) requests in", result.stdout).group(1))
     return figures | {"cpu_us": used / max(requests, 1) * 1e6}
 
 
@@ -223,9 +230,16 @@ def group_cpu_seconds(group: int) -> float:
     return total / tick
 
 
+def found(pattern: str, text: str) -> re.Match[str]:
+    match = re.search(pattern, text)
+    if match is None:
+        raise RuntimeError(f"no {pattern!r} in wrk's output:\n{text}")
+    return match
+
+
 def parse_wrk(output: str) -> dict:
     def seconds(text: str) -> float:
-        value, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text).groups()
+        value, unit = found(r"^([\d.]+)(us|ms|s|m)$", text).groups()
         return float(value) * {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0}[unit]
 
     latency = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", output, re.M))
@@ -233,15 +247,19 @@ def parse_wrk(output: str) -> dict:
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     nan = float("nan")  # no latency figures when no request completed (all timed out)
     return {
-        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),
+        "rps": float(found(r"Requests/sec:\s+([\d.]+)", output).group(1)),
         "p50_ms": seconds(latency["50"]) * 1e3 if "50" in latency else nan,
         "p99_ms": seconds(latency["99"]) * 1e3 if "99" in latency else nan,
         "errors": errors + (int(non_2xx.group(1)) if non_2xx else 0),
     }
 
 
-def measure(all_servers, bodies, duration: float, repeats: int) -> dict:
-    results = {}
+# (server, rows per request, connections) -> the median figures of its runs
+Figures = dict[tuple[str, int, int], dict[str, float]]
+
+
+def measure(all_servers, bodies, duration: float, repeats: int) -> Figures:
+    results: dict[tuple[str, int, int], list[dict]] = {}
     for rows in ROWS:
         for connections in CONCURRENCY:
             for repeat in range(repeats):
@@ -256,7 +274,7 @@ def measure(all_servers, bodies, duration: float, repeats: int) -> dict:
     return {key: median_run(runs) for key, runs in results.items()}
 
 
-def median_run(runs: list[dict]) -> dict:
+def median_run(runs: list[dict]) -> dict[str, float]:
     merged = {
         key: statistics.median(run[key] for run in runs)
         for key in ("rps", "p50_ms", "p99_ms", "cpu_us")
@@ -276,7 +294,7 @@ def print_cell(results: dict, rows: int, connections: int) -> None:
 
 
 def cold_starts(all_servers, starts: int) -> dict[str, float]:
-    times = {"kit": [], "mlflow": []}
+    times: dict[str, list[float]] = {"kit": [], "mlflow": []}
     for attempt in range(starts):
         for name in ("kit", "mlflow") if attempt % 2 == 0 else ("mlflow", "kit"):
             server = all_servers[name]
@@ -287,7 +305,7 @@ def cold_starts(all_servers, starts: int) -> dict[str, float]:
     return {name: statistics.median(values) for name, values in times.items()}
 
 
-def report(figures: dict, starts: dict[str, float], workers: int) -> dict:
+def report(figures: Figures, starts: dict[str, float], workers: int) -> dict:
     def ratio(top, bottom) -> float:
         return figures[top]["rps"] / figures[bottom]["rps"]
 

@@ -8,17 +8,23 @@ from __future__ import annotations
 
 import functools
 import importlib
+import io
 import logging
 import os
 import sys
 import warnings
+from typing import TYPE_CHECKING
 
-import click
 import typer
 from typer.core import TyperCommand, TyperGroup
 
 from ml import options
 from ml.errors import UserError
+
+if TYPE_CHECKING:
+    # Typer carries its own copy of click: a group's methods take and return its classes, not
+    # those of the click package.
+    from typer._click import Command, Context
 
 # command name -> module whose `main` implements it
 COMMANDS = {
@@ -46,10 +52,10 @@ COMMANDS = {
 class LazyCommands(TyperGroup):
     """Commands are built from their module on first use (help output lists them all)."""
 
-    def list_commands(self, ctx: click.Context) -> list[str]:
+    def list_commands(self, ctx: Context) -> list[str]:
         return list(COMMANDS)
 
-    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+    def get_command(self, ctx: Context, name: str) -> Command | None:
         if name not in COMMANDS:
             return None
         module = importlib.import_module(COMMANDS[name])
@@ -64,7 +70,7 @@ class RefusingOldSpellings(TyperCommand):
     one. Checked before parsing, with the option values set aside, so that `--set --model` (a
     value) is not taken for the old option."""
 
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+    def parse_args(self, ctx: Context, args: list[str]) -> list[str]:
         problem = options.renamed_input_message(self.name or "", os.environ)
         problem = problem or self.old_spelling(args)
         if problem and not ctx.resilient_parsing:
@@ -127,6 +133,7 @@ def configure(
     # TensorFlow's C++ start-up chatter drowns the pipeline's own log lines.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     level = logging.DEBUG if verbose else logging.INFO
+    handler: logging.Handler
     if sys.stderr.isatty():
         from rich.logging import RichHandler
 
@@ -142,4 +149,7 @@ def configure(
     # Advice that does not apply here: uv environments have no pip to pin for MLflow.
     logging.getLogger("mlflow.utils.environment").setLevel(logging.ERROR)
     warnings.filterwarnings("ignore", category=FutureWarning, module="keras")
-    sys.stdout.reconfigure(line_buffering=True)
+    # Printed lines reach a pipe (dvc repro, CI) as they are written; a stream put in place of
+    # stdout by the caller is left as it is.
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        sys.stdout.reconfigure(line_buffering=True)

@@ -23,7 +23,11 @@ def write_text(path: str | Path, text: str) -> None:
 
 
 def read_json(path: str | Path) -> dict:
-    return json.loads(Path(path).read_text(encoding="utf-8"))
+    """The JSON object in `path`; any other JSON value is an error naming the file."""
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a JSON object, found {type(data).__name__}")
+    return data
 
 
 @contextlib.contextmanager

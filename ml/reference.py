@@ -12,11 +12,15 @@ Everything here is plain numpy so the monitor can use it without the training st
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 
 BINS = 10  # quantile bins per column; fewer when a column has few distinct values
 EXAMPLES = 32  # held-out rows kept as examples (about 12 KiB of JSON for the digits model)
 # Shares below this count as this: an empty bin would make PSI infinite.
 MIN_SHARE = 1e-4
+
+# A number, or a list of them, or a list of lists of them...: an array as JSON has it.
+Nested = float | list["Nested"]
 
 
 def describe(
@@ -56,12 +60,12 @@ def bin_shares(values: np.ndarray, edges: np.ndarray | list[float]) -> np.ndarra
     return np.round(counts / max(len(values), 1), 6)
 
 
-def population_stability_index(expected: np.ndarray, actual: np.ndarray) -> float:
+def population_stability_index(expected: npt.ArrayLike, actual: npt.ArrayLike) -> float:
     """sum((actual - expected) * ln(actual / expected)) over bins; 0 means the same distribution.
     Rules of thumb: < 0.1 stable, 0.1-0.25 a moderate shift, > 0.25 a major one."""
-    expected = np.maximum(np.asarray(expected, dtype=np.float64), MIN_SHARE)
-    actual = np.maximum(np.asarray(actual, dtype=np.float64), MIN_SHARE)
-    return float(np.sum((actual - expected) * np.log(actual / expected)))
+    before = np.maximum(np.asarray(expected, dtype=np.float64), MIN_SHARE)
+    after = np.maximum(np.asarray(actual, dtype=np.float64), MIN_SHARE)
+    return float(np.sum((after - before) * np.log(after / before)))
 
 
 def examples(x_test: np.ndarray, y_test: np.ndarray, class_labels: list[str] | None) -> dict:
@@ -75,7 +79,7 @@ def examples(x_test: np.ndarray, y_test: np.ndarray, class_labels: list[str] | N
     }
 
 
-def compact(row: np.ndarray) -> list:
+def compact(row: np.ndarray) -> Nested:
     """A float32 array as nested lists of the shortest decimals that read back as the same
     float32 values (5.1 rather than 5.099999904632568): half the JSON, the same model input."""
     values = np.asarray(row, dtype=np.float32)

@@ -13,6 +13,7 @@ import logging
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from ml import options
 from ml.config import Params, PrepareParams, Runner
@@ -46,7 +47,7 @@ def count_rows(prepare: PrepareParams, data_dir: Path) -> int | None:
     """Rows of the whole data set: from data/prepared if it exists, else from the source."""
     dataset = data_dir / "dataset.json"
     if dataset.is_file():
-        return sum(read_json(dataset)["rows"].values())
+        return int(sum(read_json(dataset)["rows"].values()))
     source = prepare.source
     if source.bundled:
         return BUNDLED_DATASETS[source.bundled].rows
@@ -56,7 +57,7 @@ def count_rows(prepare: PrepareParams, data_dir: Path) -> int | None:
     if path.suffix == ".parquet":
         import pyarrow.parquet as pq
 
-        return pq.ParquetFile(path).metadata.num_rows
+        return int(pq.ParquetFile(path).metadata.num_rows)
     with path.open("rb") as handle:
         lines = sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b""))
     return max(lines - 1, 0)  # minus the header
@@ -83,7 +84,12 @@ def decide(params: Params, rows: int | None, trusted: bool) -> Route:
         ):
             runner, reason = rule, f"route.rules[{index}] matched"
             break
-    facts = {"model": train.model, "rows": rows, "epochs": train.epochs, "trusted": trusted}
+    facts: dict[str, Any] = {
+        "model": train.model,
+        "rows": rows,
+        "epochs": train.epochs,
+        "trusted": trusted,
+    }
     if runner.self_hosted and not trusted:
         fork = params.route.fork
         if fork is None:

@@ -66,6 +66,8 @@ class BackgroundRun:
         self._thread.join()
         if self.error is not None:
             raise UserError(f"MLflow tracking at {tracking_uri()} failed: {self.error}")
+        if self.run_id is None:  # the worker sets it, or an error, before it reads the queue
+            raise UserError(f"MLflow tracking at {tracking_uri()} opened no run")
         return self.run_id
 
     def abandon(self) -> None:
@@ -152,7 +154,7 @@ def ensure_sqlite_store(uri: str) -> None:
 
 def flatten(data: dict, prefix: str = "") -> dict[str, object]:
     """{'cnn': {'filters': [32]}} -> {'cnn.filters': '[32]'}: MLflow params are flat strings."""
-    flat = {}
+    flat: dict[str, object] = {}
     for key, value in data.items():
         name = f"{prefix}{key}"
         if isinstance(value, dict):

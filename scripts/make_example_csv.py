@@ -32,7 +32,7 @@ MISSING_COLUMNS = ("magnesium", "region")
 
 def make_table(seed: int) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
-    frame = load_wine(as_frame=True).frame
+    frame: pd.DataFrame = load_wine(as_frame=True).frame
     frame = frame.rename(columns={"od280/od315_of_diluted_wines": "od280_od315"})
     quartile = pd.qcut(frame["proline"], q=len(REGIONS), labels=False).to_numpy(copy=True)
     redraw = rng.random(len(frame)) < REGION_NOISE

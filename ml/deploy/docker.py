@@ -22,8 +22,15 @@ from ml.deploy.registry import RegisteredModel
 from ml.deploy.smoke import wait_for_version
 from ml.errors import UserError
 
-IMAGE_INPUTS = ("Dockerfile", "requirements/serve.txt", "ml/__init__.py", "ml/errors.py")
-IMAGE_INPUTS += ("ml/dotted.py", "ml/datasets.py")
+IMAGE_INPUTS: tuple[str, ...] = (
+    "Dockerfile",
+    "requirements/serve.txt",
+    "ml/__init__.py",
+    "ml/errors.py",
+    "ml/dotted.py",
+    "ml/datasets.py",
+    "ml/options.py",
+)
 IMAGE_INPUTS += ("ml/config.py", "ml/serve")
 WHEELHOUSE = Path("build/wheelhouse")
 CONTAINER_PORT = 8080
@@ -46,7 +53,7 @@ class DockerTarget:
         self.container = f"runwright-{params.serve.model_name}"
         self.url = f"http://127.0.0.1:{params.deploy.docker.port}"
 
-    def docker(self, *args: str, timeout: float = 900) -> subprocess.CompletedProcess:
+    def docker(self, *args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
         try:
             result = subprocess.run(
                 ["docker", *args], capture_output=True, text=True, timeout=timeout

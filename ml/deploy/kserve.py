@@ -56,7 +56,7 @@ class KServeTarget:
         wait_for_version(url, self.service, model.short_sha, timeout, self.params.serve.workers)
         return url
 
-    def kubectl(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    def kubectl(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
         try:
             result = subprocess.run(
                 ["kubectl", *args], capture_output=True, text=True, timeout=timeout

@@ -101,11 +101,13 @@ def serving_runtime(image: str, params: Params) -> dict:
 
 @functools.cache
 def strict_schema() -> dict:
-    schema = yaml.safe_load(SCHEMA.read_text(encoding="utf-8"))["openAPIV3Schema"]
-    return forbid_unknown_fields(copy.deepcopy(schema))
+    loaded = yaml.safe_load(SCHEMA.read_text(encoding="utf-8"))["openAPIV3Schema"]
+    schema: dict = copy.deepcopy(loaded)
+    forbid_unknown_fields(schema)
+    return schema
 
 
-def forbid_unknown_fields(schema: dict) -> dict:
+def forbid_unknown_fields(schema: object) -> None:
     """additionalProperties: false wherever properties are listed, as strict kubectl does."""
     if isinstance(schema, dict):
         preserves = schema.get("x-kubernetes-preserve-unknown-fields")
@@ -116,7 +118,6 @@ def forbid_unknown_fields(schema: dict) -> dict:
     elif isinstance(schema, list):
         for item in schema:
             forbid_unknown_fields(item)
-    return schema
 
 
 def validate(manifest: dict) -> None:

@@ -11,9 +11,13 @@ import logging
 import os
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ml import tracking
 from ml.errors import UserError
+
+if TYPE_CHECKING:
+    from mlflow.entities.model_registry import ModelVersion
 
 log = logging.getLogger(__name__)
 
@@ -105,9 +109,11 @@ class Registry:
         sha256 = hashlib.sha256(path.read_bytes()).hexdigest()
         return RegisteredModel(self.name, version, sha256, path, self.artifact_uri(details))
 
-    def artifact_uri(self, details) -> str:
+    def artifact_uri(self, details: ModelVersion) -> str:
         if details.model_id:
             return self.client.get_logged_model(details.model_id).artifact_location
+        if details.source is None:
+            raise RegistryError(f"{self.name} version {details.version} records no location")
         return details.source
 
     def alias(self, alias: str) -> str | None:

@@ -20,6 +20,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any, TypeGuard
 
 from ml.io import read_json, write_json
 
@@ -37,7 +38,12 @@ class Supervisor:
         self.command = command
         self.stopping = threading.Event()
         self.child: subprocess.Popen | None = None
-        self.state = {"pid": os.getpid(), "command": command, "restarts": 0, "state": "starting"}
+        self.state: dict[str, Any] = {
+            "pid": os.getpid(),
+            "command": command,
+            "restarts": 0,
+            "state": "starting",
+        }
 
     def run(self) -> int:
         for signum in (signal.SIGTERM, signal.SIGINT):
@@ -92,7 +98,7 @@ def read_state(state_dir: Path) -> dict | None:
         return None
 
 
-def is_alive(pid: int | None, marker: str) -> bool:
+def is_alive(pid: int | None, marker: str) -> TypeGuard[int]:
     """Whether `pid` runs and its command line contains `marker` (a recycled pid does not)."""
     if not pid:
         return False

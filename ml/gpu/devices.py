@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -21,7 +22,7 @@ MIXED_POLICY = "mixed_float16"
 
 @dataclass(frozen=True)
 class TrainingPlan:
-    strategy: object  # a tf.distribute.Strategy
+    strategy: Any  # a tf.distribute.Strategy (TensorFlow ships no type information)
     strategy_name: str
     replicas: int
     gpus: tuple[str, ...]  # names of the GPUs training uses, e.g. "NVIDIA H100 80GB HBM3"

@@ -62,7 +62,7 @@ def stream(args: list[str], outcome: Outcome | None = None) -> None:
     with subprocess.Popen(
         args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
     ) as process:
-        for line in process.stdout:
+        for line in process.stdout or ():  # a pipe, as asked for above
             sys.stdout.write(line)
             if outcome is not None:
                 outcome.record(line)

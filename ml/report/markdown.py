@@ -100,14 +100,15 @@ def comparison_line(inputs: ReportInputs, main: MetricChange) -> str:
 
 
 def change_text(change: MetricChange) -> str:
-    if change.verdict in ("new", "n/a"):
+    delta = change.delta
+    if change.verdict in ("new", "n/a") or delta is None:
         return "—"
     if change.verdict == "same":
         return f"{SIGNS['same']} no change"
-    arrow = "▲" if change.delta > 0 else "▼"
+    arrow = "▲" if delta > 0 else "▼"
     if change.verdict == "changed":  # no better direction: no colour
-        return f"{arrow} {change.delta:+.{change.decimals}f}"
-    return f"{SIGNS[change.verdict]} {arrow} {change.delta:+.{change.decimals}f}"
+        return f"{arrow} {delta:+.{change.decimals}f}"
+    return f"{SIGNS[change.verdict]} {arrow} {delta:+.{change.decimals}f}"
 
 
 def metrics_table(inputs: ReportInputs, changes: list[MetricChange]) -> list[str]:
@@ -155,7 +156,7 @@ def params_changes(base: dict, head: dict) -> list[tuple[str, object, object]]:
 
 
 def flat(data: dict, prefix: str = "") -> dict[str, object]:
-    items = {}
+    items: dict[str, object] = {}
     for key, value in data.items():
         if isinstance(value, dict) and value:
             items |= flat(value, f"{prefix}{key}.")

@@ -106,11 +106,16 @@ def learning_curves(history: list[dict[str, float]], task: str) -> list[str]:
 def comparison(changes: list[MetricChange], task: str) -> str | None:
     """Bars for base and this PR, side by side per test metric (one unit per chart)."""
     wanted = ("accuracy", "f1_macro") if task == "classification" else ("rmse", "mae")
-    pairs = [c for c in changes if c.name in wanted and c.verdict not in ("n/a", "new")]
+    pairs = [
+        (c.name, c.base, c.head)
+        for c in changes
+        if c.name in wanted and c.verdict not in ("n/a", "new")
+        if c.base is not None and c.head is not None  # implied by the verdict; said for mypy
+    ]
     if not pairs:
         return None
-    labels = [f"{c.name} {side}" for c in pairs for side in ("base", "PR")]
-    values = [value for c in pairs for value in (c.base, c.head)]
+    labels = [f"{name} {side}" for name, _, _ in pairs for side in ("base", "PR")]
+    values = [value for _, base, head in pairs for value in (base, head)]
     title = "Test metrics, base commit vs this PR"
     unit = "score" if task == "classification" else "error, target units"
     return xychart(title, labels, [Series("test set", values, kind="bar")], unit)

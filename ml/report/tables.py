@@ -29,9 +29,10 @@ def describe_model(head: RunResults) -> str:
     run_id = (head.train or {}).get("mlflow_run_id")
     if run_id:
         text += f" · MLflow run `{run_id[:12]}`"
-    best = (head.tune or {}).get("best")
+    tune = head.tune or {}
+    best = tune.get("best")
     if best:
-        text += f" · best of {len(head.tune['trials'])} search trials (trial {best['number']})"
+        text += f" · best of {len(tune['trials'])} search trials (trial {best['number']})"
     return text
 
 

@@ -33,11 +33,12 @@ class MetricChange:
             return "n/a"
         if self.base is None or not math.isfinite(self.base):
             return "new"
-        if round(self.delta, self.decimals) == 0:
+        delta = self.head - self.base
+        if round(delta, self.decimals) == 0:
             return "same"
         if self.higher_is_better is None:
             return "changed"
-        improved = (self.delta > 0) == self.higher_is_better
+        improved = (delta > 0) == self.higher_is_better
         return "better" if improved else "worse"
 
 

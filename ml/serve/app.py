@@ -8,6 +8,7 @@ are documented in the OpenAPI schema for clients and fuzzers, but parsed without
 from __future__ import annotations
 
 import contextlib
+from typing import TYPE_CHECKING
 
 import orjson
 from fastapi import FastAPI, Request
@@ -19,7 +20,10 @@ from ml.serve import openapi, protocol
 from ml.serve.metrics import MetricsMiddleware
 from ml.serve.service import Service
 from ml.serve.settings import Settings
-from ml.serve.validation import RequestError, v1_rows, v2_rows
+from ml.serve.validation import RequestError, v1_rows, v2_object, v2_rows
+
+if TYPE_CHECKING:
+    from fastapi.telemetry import TelemetryConfig
 
 JSON_TYPE = "application/json"
 
@@ -41,7 +45,7 @@ def base_app(**settings) -> FastAPI:
     """The server stack every endpoint runs on, also the floor in bench/serve.py: FastAPI
     without the docs page (its scripts come from a CDN) and without OpenTelemetry hooks, whose
     per-request provider checks cost more than the model (/metrics is the service's telemetry)."""
-    telemetry = {"tracing": False, "metrics": False, "logs": False}
+    telemetry: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
     return FastAPI(telemetry=telemetry, docs_url=None, redoc_url=None, **settings)
 
 
@@ -105,7 +109,7 @@ def add_inference_routes(app: FastAPI, service: Service) -> None:
 
     async def infer(name: str, version: str | None, request: Request) -> Response:
         model = service.served(name, version).model
-        payload = await service.read_json(request)
+        payload = v2_object(await service.read_json(request))
         rows = v2_rows(payload, model, service.settings.max_batch_rows)
         wanted = protocol.requested_outputs(payload, model)
         result = service.predict(model, rows)

@@ -119,7 +119,9 @@ def run_uvicorn(params: ServeParams) -> None:
         port=params.port,
         workers=params.workers,
         access_log=False,
-        timeout_graceful_shutdown=params.graceful_timeout_seconds,
+        # uvicorn annotates this as int but hands it to asyncio.wait_for, which takes any
+        # number of seconds.
+        timeout_graceful_shutdown=params.graceful_timeout_seconds,  # type: ignore[arg-type]
         log_config=log_config(),
     )
 

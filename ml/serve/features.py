@@ -32,11 +32,11 @@ class NamedFeatures:
 
     def fill_row(self, row: np.ndarray, instance: dict, where: str) -> None:
         self.check_names(instance, where)
-        for column, (name, fill) in enumerate(self.numeric):
-            row[column] = self.number(instance[name], fill, f"{where}.{name}")
+        for column, (name, number_fill) in enumerate(self.numeric):
+            row[column] = self.number(instance[name], number_fill, f"{where}.{name}")
         offset = len(self.numeric)
-        for name, fill, index in self.categorical:
-            position = index.get(self.category(instance[name], fill, f"{where}.{name}"))
+        for name, category_fill, index in self.categorical:
+            position = index.get(self.category(instance[name], category_fill, f"{where}.{name}"))
             if position is not None:
                 row[offset + position] = 1.0
             offset += len(index)
@@ -59,7 +59,7 @@ class NamedFeatures:
     def number(value: object, fill: float, where: str) -> float:
         if value is None:
             return fill
-        if type(value) not in (int, float):  # bool is an int subclass: refused here
+        if isinstance(value, bool) or not isinstance(value, int | float):  # bool is an int
             raise RequestError(400, f"{where} must be a number (or null), got {value!r}")
         try:
             return float(value)

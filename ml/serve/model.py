@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 # The export stage writes metadata keys with this prefix and JSON values (ml/onnx_model.py).
 METADATA_PREFIX = "runwright."
 REQUIRED_KEYS = ("task", "input_name", "input_shape", "output_name", "output_shape")
+TEXT_KEYS = ("task", "input_name", "output_name")
 
 
 class ModelLoadError(UserError):
@@ -48,15 +49,15 @@ class LoadedModel:
 
     @functools.cached_property
     def task(self) -> str:
-        return self.metadata["task"]
+        return str(self.metadata["task"])  # text, checked by read_metadata
 
     @functools.cached_property
     def input_name(self) -> str:
-        return self.metadata["input_name"]
+        return str(self.metadata["input_name"])
 
     @functools.cached_property
     def output_name(self) -> str:
-        return self.metadata["output_name"]
+        return str(self.metadata["output_name"])
 
     @functools.cached_property
     def row_shape(self) -> tuple[int, ...]:
@@ -79,7 +80,8 @@ class LoadedModel:
         return self.metadata.get("encoding")
 
     def predict(self, rows: np.ndarray) -> np.ndarray:
-        return self.session.run([self.output_name], {self.input_name: rows})[0]
+        outputs: list[np.ndarray] = self.session.run([self.output_name], {self.input_name: rows})
+        return outputs[0]
 
 
 def session_options(threads: int) -> ort.SessionOptions:
@@ -137,6 +139,9 @@ def read_metadata(session: ort.InferenceSession, path: Path) -> dict:
         raise ModelLoadError(
             f"{path}: metadata lacks {', '.join(missing)}; export the model with `ml export`"
         )
+    not_text = [key for key in TEXT_KEYS if not isinstance(metadata[key], str)]
+    if not_text:
+        raise ModelLoadError(f"{path}: metadata {', '.join(not_text)} must be text")
     return metadata
 
 

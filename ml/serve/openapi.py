@@ -4,6 +4,11 @@ here for clients and for schema-driven fuzzing (schemathesis)."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
 DATATYPES = ["BOOL", "UINT8", "UINT16", "UINT32", "UINT64", "INT8", "INT16", "INT32", "INT64"]
 DATATYPES += ["FP16", "FP32", "FP64", "BYTES"]
 
@@ -97,7 +102,7 @@ V2_INFER_VERSION = operation(
 V1_PREDICT = operation("KServe v1 predict", V1_REQUEST, ("name",))
 
 
-def document(app, operations: dict[str, dict]) -> None:
+def document(app: FastAPI, operations: dict[str, dict]) -> None:
     """Make app.openapi() include `operations` ({path: operation}), POST routes that FastAPI
     does not document itself because they are plain Starlette routes."""
     from fastapi.openapi.utils import get_openapi
@@ -111,4 +116,6 @@ def document(app, operations: dict[str, dict]) -> None:
             app.openapi_schema = generated
         return app.openapi_schema
 
-    app.openapi = schema
+    # Replacing app.openapi is FastAPI's documented way to extend the schema; mypy forbids
+    # assigning to a method.
+    app.openapi = schema  # type: ignore[method-assign]

@@ -67,13 +67,15 @@ def form_fields(model: LoadedModel) -> tuple[list[dict], bool]:
 def page_examples(model: LoadedModel, fields: list[dict] | None, named: bool) -> list[dict]:
     examples = model.metadata.get("examples") or {}
     pairs = list(zip(examples.get("inputs", []), examples.get("targets", []), strict=False))
+    encoding = model.encoding if named else None
     result = []
     for row, target in pairs[:EXAMPLES_ON_PAGE]:
         flat = np.asarray(row, dtype=np.float64).ravel()
+        values: list[float] | dict[str, object]
         if fields is None:
             values = flat.tolist()
-        elif named:
-            values = decode(flat, model.encoding)
+        elif encoding is not None:
+            values = decode(flat, encoding)
         else:
             values = dict(zip([f["name"] for f in fields], flat.tolist(), strict=True))
         result.append({"input": values, "target": target})
@@ -83,7 +85,7 @@ def page_examples(model: LoadedModel, fields: list[dict] | None, named: bool) ->
 def decode(row: np.ndarray, encoding: dict) -> dict:
     """An encoded row back to named values: numbers as they are, the hot one-hot column's
     category (the fill value when none is hot)."""
-    values = {}
+    values: dict[str, object] = {}
     for column, spec in enumerate(encoding["numeric"]):
         values[spec["name"]] = float(row[column])
     offset = len(encoding["numeric"])

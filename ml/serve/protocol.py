@@ -78,7 +78,7 @@ def requested_outputs(payload: dict, model: LoadedModel) -> list[str]:
 def v2_response(
     model: LoadedModel, name: str, result: np.ndarray, request_id: object, wanted: list[str]
 ) -> dict:
-    outputs = []
+    outputs: list[dict[str, object]] = []
     for output in wanted:
         if output == LABEL_OUTPUT:
             labels = labels_of(model, result)
@@ -89,7 +89,11 @@ def v2_response(
             outputs.append(
                 {"name": output, "datatype": "FP32", "shape": list(result.shape), "data": result}
             )
-    response = {"model_name": name, "model_version": model.version, "outputs": outputs}
+    response: dict[str, object] = {
+        "model_name": name,
+        "model_version": model.version,
+        "outputs": outputs,
+    }
     if isinstance(request_id, str):
         response["id"] = request_id
     return response
@@ -109,4 +113,8 @@ def v1_response(model: LoadedModel, result: np.ndarray) -> dict:
 
 def labels_of(model: LoadedModel, result: np.ndarray) -> list[str]:
     labels = model.class_labels
+    if labels is None:
+        raise RequestError(
+            400, f"output {LABEL_OUTPUT!r} is for classifiers; this model has no labels"
+        )
     return [labels[index] for index in result.argmax(axis=1).tolist()]

@@ -34,7 +34,7 @@ class ModelHolder:
         path: str,
         threads: int,
         interval_seconds: float,
-        on_reload: Callable[[str, LoadedModel | None, LoadedModel], None] | None = None,
+        on_reload: Callable[[str, LoadedModel, LoadedModel], None] | None = None,
     ) -> None:
         self.path = path
         self.threads = threads

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import orjson
@@ -21,7 +22,7 @@ class InputSampler:
         self.every = every
         self.max_bytes = max_bytes
         self.seen = 0
-        self.file = None
+        self.file: BinaryIO | None = None
         self.written = 0
 
     @property
@@ -50,20 +51,25 @@ class InputSampler:
         self.write(lines)
 
     def write(self, lines: bytes) -> None:
-        if self.file is None or self.written >= self.max_bytes:
-            self.rotate()
-        self.file.write(lines)
-        self.file.flush()  # the monitor reads these files while the service runs
+        file = self.file
+        if file is None or self.written >= self.max_bytes:
+            file = self.rotate()
+        file.write(lines)
+        file.flush()  # the monitor reads these files while the service runs
         self.written += len(lines)
 
-    def rotate(self) -> None:
+    def rotate(self) -> BinaryIO:
+        """Start a fresh file (keeping the last one as .1) and return it."""
+        if self.directory is None:
+            raise ValueError("input sampling is off: it has no directory to write to")
         path = self.directory / f"inputs-{os.getpid()}.jsonl"
         if self.file is not None:
             self.file.close()
             os.replace(path, path.with_name(path.name + ".1"))
         self.directory.mkdir(parents=True, exist_ok=True)
-        self.file = open(path, "ab")  # noqa: SIM115 - kept open across requests
+        self.file = file = open(path, "ab")  # noqa: SIM115 - kept open across requests
         self.written = path.stat().st_size
+        return file
 
     def close(self) -> None:
         if self.file is not None:

@@ -67,7 +67,7 @@ def run(params: ServeParams) -> int:
     try:
         ServiceApplication(options).run()
     except HaltServer as halt:  # raised again while halting when several workers fail to boot
-        return halt.exit_status
+        return int(halt.exit_status)
     except SystemExit as exit:
         status = exit.code if isinstance(exit.code, int) else 1
         if os.getpid() != parent:

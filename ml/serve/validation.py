@@ -75,11 +75,16 @@ def finite(rows: np.ndarray, where: str) -> np.ndarray:
     return rows
 
 
-def v2_rows(payload: object, model: LoadedModel, max_rows: int) -> np.ndarray:
-    """The input tensor of an Open Inference Protocol v2 request, checked against the model."""
+def v2_object(payload: object) -> dict:
+    """An Open Inference Protocol v2 request is a JSON object; anything else is refused."""
     if not isinstance(payload, dict):
         raise RequestError(400, "an inference request is a JSON object with an 'inputs' list")
-    inputs = payload.get("inputs")
+    return payload
+
+
+def v2_rows(payload: object, model: LoadedModel, max_rows: int) -> np.ndarray:
+    """The input tensor of an Open Inference Protocol v2 request, checked against the model."""
+    inputs = v2_object(payload).get("inputs")
     if not isinstance(inputs, list) or len(inputs) != 1 or not isinstance(inputs[0], dict):
         raise RequestError(
             400, f"'inputs' must be a list of one tensor object, named {model.input_name!r}"

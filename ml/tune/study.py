@@ -162,6 +162,6 @@ def make_objective(params: Params, data, metric: str, maximize: bool, deadline: 
         )
         if outcome["pruned_at"]:
             raise optuna.TrialPruned(f"pruned at epoch {outcome['pruned_at']}")
-        return outcome["value"]
+        return float(outcome["value"])
 
     return objective

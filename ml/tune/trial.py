@@ -55,7 +55,7 @@ class TrialMonitor(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
-def best_value(history: list[dict], metric: str, maximize: bool) -> float:
+def best_value(history: list[dict[str, float]], metric: str, maximize: bool) -> float:
     values = [row.get(metric, math.nan) for row in history]
     if not values or not all(math.isfinite(v) for v in values):
         raise DivergedError(f"{metric} is not finite in every epoch: {values[-3:]}")

@@ -26,10 +26,11 @@ class ExpressionError(ValueError):
 
 
 def tokenize(text: str) -> list[tuple[str, str]]:
-    tokens, position = [], 0
+    tokens: list[tuple[str, str]] = []
+    position = 0
     while position < len(text.rstrip()):
         match = TOKEN.match(text, position)
-        if not match or match.end() == position:
+        if not match or match.end() == position or match.lastgroup is None:
             raise ExpressionError(f"cannot read {text[position:]!r} in {text!r}")
         kind = match.lastgroup
         tokens.append((kind, match.group(kind)))
@@ -66,8 +67,9 @@ class Parser:
 
     def parse(self) -> object:
         value = self.either()
-        if self.peek() is not None:
-            raise ExpressionError(f"unexpected {self.peek()[1]!r} in {self.text!r}")
+        extra = self.peek()
+        if extra is not None:
+            raise ExpressionError(f"unexpected {extra[1]!r} in {self.text!r}")
         return value
 
     def either(self) -> object:

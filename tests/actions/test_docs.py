@@ -11,6 +11,7 @@ import yaml
 from tests.paths import REPO_ROOT
 
 spec = importlib.util.spec_from_file_location("action_docs", REPO_ROOT / "scripts/action_docs.py")
+assert spec is not None and spec.loader is not None
 action_docs = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(action_docs)
 NAMES = sorted(path.parent.name for path in (REPO_ROOT / "actions").glob("*/action.yml"))

@@ -13,7 +13,7 @@ from tests.actions.expressions import (
     substitute,
 )
 
-CONTEXTS = {
+CONTEXTS: dict[str, dict] = {
     "inputs": {"pull": "true", "post": "false", "learning-rate": "", "target": "docker"},
     "github": {"token": "t0k", "event": {"pull_request": {"number": 7}}},
     "env": {"HOME": "/root"},

@@ -111,6 +111,7 @@ def test_pipeline_tracks_into_the_postgresql_backed_server(mlflow_server, tmp_pa
     assert "best_val_accuracy" in logged.data.metrics
 
     experiment = client.get_experiment_by_name("team-scale")
+    assert experiment is not None
     (model,) = client.search_logged_models(experiment_ids=[experiment.experiment_id])
     assert model.source_run_id == run_id
     # The model's files travelled through the server into its artifact directory.

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from ml.io import atomic_dir, atomic_path, write_json
+from ml.io import atomic_dir, atomic_path, read_json, write_json
 
 
 def test_atomic_path_replaces_only_on_success(tmp_path):
@@ -40,3 +40,10 @@ def test_outputs_follow_the_umask(tmp_path):
         os.umask(previous)
     assert (tmp_path / "metrics.json").stat().st_mode & 0o777 == 0o644
     assert (tmp_path / "plots").stat().st_mode & 0o777 == 0o755
+
+
+def test_read_json_refuses_a_value_that_is_not_an_object(tmp_path):
+    path = tmp_path / "metrics.json"
+    path.write_text("[1, 2]")
+    with pytest.raises(ValueError, match=r"metrics\.json: expected a JSON object, found list"):
+        read_json(path)

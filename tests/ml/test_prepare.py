@@ -283,7 +283,7 @@ def with_text_age(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.assign(age=ages)
 
 
-def with_value(column: str, row: int, value: object):
+def with_value(column: str, row: int, value: float | None):
     def change(frame: pd.DataFrame) -> pd.DataFrame:
         frame = frame.astype({column: object})
         frame.loc[row, column] = value

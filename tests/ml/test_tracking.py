@@ -33,7 +33,7 @@ def test_background_run_logs_params_tags_and_epochs(tmp_path, monkeypatch):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     monkeypatch.setenv("MLFLOW_EXPERIMENT_NAME", "tracking-test")
-    opened = []
+    opened: list[str] = []
     run = tracking.BackgroundRun(
         None, "train-x", {"train.epochs": 2}, {"git_commit": "abc"}, on_open=opened.append
     )

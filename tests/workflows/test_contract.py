@@ -7,9 +7,10 @@ from __future__ import annotations
 import re
 import shlex
 
-import click
 import pytest
+import typer
 import yaml
+from typer.core import TyperGroup
 from typer.main import get_command
 
 from ml import options
@@ -31,12 +32,21 @@ from tests.workflows.kit_files import (
 )
 
 KEBAB = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
-GROUP = get_command(app)
+
+
+def cli_group() -> TyperGroup:
+    group = get_command(app)
+    assert isinstance(group, TyperGroup)  # an app with several commands is a group
+    return group
+
+
+GROUP = cli_group()
 
 
 def command_options(name: str) -> set[str]:
     """Every option spelling of `ml <name>` (both halves of --flag/--no-flag)."""
-    command = GROUP.get_command(click.Context(GROUP), name)
+    command = GROUP.get_command(typer.Context(GROUP), name)
+    assert command is not None, f"ml has no command {name}"
     return {opt for param in command.params for opt in (*param.opts, *param.secondary_opts)}
 
 

@@ -37,6 +37,7 @@ def test_pull_request_from_the_event(tmp_path: Path, monkeypatch) -> None:
         monkeypatch,
     )
     pull = github_env.pull_request()
+    assert pull is not None
     assert (pull.number, pull.base_sha, pull.base_ref, pull.head_sha) == (
         5,
         "a" * 40,

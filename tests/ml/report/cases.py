@@ -155,9 +155,10 @@ def tune_table() -> dict:
 
 
 def inputs(
-    head: RunResults, base: RunResults | None, gate: GateParams, base_label: str | None = "main"
+    head: RunResults, base: RunResults | None, gate: GateParams, base_label: str = "main"
 ) -> ReportInputs:
     base_commit = BaseCommit(BASE_SHA, base_label) if base is not None else None
+    assert head.evaluate is not None, "a report needs the head's evaluate.json"
     return ReportInputs(
         head=head,
         base=base,

@@ -31,7 +31,7 @@ def run_files(run: RunResults) -> dict[str, str]:
     writer.writeheader()
     writer.writerows(run.history)
     predictions = "actual,predicted\n" + "".join(f"{a},{p}\n" for a, p in run.predictions)
-    params = run.params | {"gate": GATE}
+    params = (run.params or {}) | {"gate": GATE}
     return {
         "params.yaml": yaml.safe_dump(params),
         "metrics/evaluate.json": json.dumps(run.evaluate),

@@ -85,7 +85,7 @@ def test_a_pipe_in_a_param_value_does_not_break_the_table() -> None:
         report_cases.classification_run(0.9, [32]),
         GateParams(),
     )
-    case.head.params = {**case.head.params, "note": "a|b"}
+    case.head.params = {**(case.head.params or {}), "note": "a|b"}
     assert '| `note` | — | `"a\\|b"` |' in render(case)
 
 

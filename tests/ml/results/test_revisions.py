@@ -15,7 +15,8 @@ def test_a_branch_keeps_its_name_a_hash_is_shortened(git_repo: GitRepo) -> None:
     sha = git_repo.commit({"a.txt": "1\n"})
     assert revisions.resolve_base("main") == revisions.BaseCommit(sha, "main")
     assert revisions.resolve_base(sha) == revisions.BaseCommit(sha, sha[:12])
-    assert revisions.resolve_base(sha[:9]).label == sha[:12]
+    abbreviated = revisions.resolve_base(sha[:9])
+    assert abbreviated is not None and abbreviated.label == sha[:12]
 
 
 def test_no_base_outside_a_pull_request(git_repo: GitRepo) -> None:

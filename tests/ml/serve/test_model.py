@@ -70,6 +70,9 @@ def test_metadata_that_contradicts_the_graph_is_refused(digits_onnx, tmp_path):
     not_json = with_metadata(digits_onnx, tmp_path / "c.onnx", task="{")
     with pytest.raises(ModelLoadError, match="metadata value is not JSON"):
         load(not_json)
+    not_text = with_metadata(digits_onnx, tmp_path / "d.onnx", task="1", output_name="null")
+    with pytest.raises(ModelLoadError, match="metadata task, output_name must be text"):
+        load(not_text)
 
 
 def test_a_model_answering_nan_is_refused(digits_onnx, tmp_path):

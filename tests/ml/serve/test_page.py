@@ -44,9 +44,11 @@ def browser():
 
 def probabilities_on(page) -> dict[str, float]:
     rows = page.locator(".bar-row").all_inner_texts()
-    values = {}
+    values: dict[str, float] = {}
     for row in rows:
-        label, percent = re.match(r"(\S+)\s+([\d.]+) %", row.replace("\n", " ")).groups()
+        match = re.match(r"(\S+)\s+([\d.]+) %", row.replace("\n", " "))
+        assert match, f"not a label and a percentage: {row!r}"
+        label, percent = match.groups()
         values[label] = float(percent)
     return values
 
@@ -58,10 +60,12 @@ def test_digits_page_draws_predicts_and_shows_probabilities(browser, digits_serv
     assert page.locator("#grid div").count() == 64
     page.click("#example")  # a held-out test digit, from the model's metadata
     page.wait_for_function("document.querySelectorAll('.bar-row').length === 10")
-    truth = re.search(r"true digit: (\d)", page.inner_text("#example-note")).group(1)
+    note = re.search(r"true digit: (\d)", page.inner_text("#example-note"))
+    assert note, page.inner_text("#example-note")
+    truth = note.group(1)
     assert page.inner_text("#prediction") == truth
     shown = probabilities_on(page)
-    assert max(shown, key=shown.get) == truth
+    assert max(shown, key=shown.__getitem__) == truth
     assert sum(shown.values()) == pytest.approx(100, abs=0.6)
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "page-digits.png"), full_page=True)

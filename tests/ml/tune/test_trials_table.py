@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import optuna
 import pytest
 from optuna.distributions import FloatDistribution
@@ -11,7 +13,7 @@ from ml.errors import UserError
 from ml.tune import trials_table
 
 
-def study_with(*trials, direction: str = "maximize") -> optuna.Study:
+def study_with(*trials, direction: Literal["minimize", "maximize"] = "maximize") -> optuna.Study:
     study = optuna.create_study(direction=direction)
     for state, value, steps in trials:
         study.add_trial(
