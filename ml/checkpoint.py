@@ -67,16 +67,19 @@ class TrainingProgress(keras.callbacks.Callback):
 
     @property
     def completed_epochs(self) -> int:
-        return self.state["epoch"]
+        epochs: int = self.state["epoch"]
+        return epochs
 
     @property
     def history(self) -> list[dict]:
-        return self.state["history"]
+        rows: list[dict] = self.state["history"]
+        return rows
 
     @property
     def exhausted(self) -> bool:
         """Patience is used up: a run that stopped early has nothing left to train."""
-        return self.state["wait"] >= self.patience
+        waited: int = self.state["wait"]
+        return waited >= self.patience
 
     def restore_last(self, model) -> None:
         raise ValueError(

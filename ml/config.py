@@ -11,7 +11,7 @@ import json
 import re
 import typing
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import yaml
 from pydantic import (
@@ -24,13 +24,17 @@ from pydantic import (
     ValidationError,
     model_validator,
 )
+from pydantic_core import ErrorDetails
 
 from ml import dotted
 from ml.datasets import BUNDLED_DATASETS
 from ml.errors import UserError
 
 # The table's names as a Literal, so a wrong name gets "Input should be 'digits', 'iris', ...".
-BundledName = Literal[tuple(BUNDLED_DATASETS)]  # type: ignore[valid-type]
+if TYPE_CHECKING:
+    BundledName = str  # a Literal built at run time is opaque to mypy; pydantic checks the names
+else:
+    BundledName = Literal[tuple(BUNDLED_DATASETS)]
 
 Fraction = Annotated[float, Field(gt=0, lt=1)]
 
@@ -124,7 +128,11 @@ class PrepareParams(Strict):
 
     @property
     def resolved_task(self) -> str:
-        return self.task or BUNDLED_DATASETS[self.source.bundled].task
+        if self.task:
+            return self.task
+        if self.source.bundled is None:  # the validator above refuses a file without a task
+            raise ValueError("prepare.task: a file source needs its task")
+        return BUNDLED_DATASETS[self.source.bundled].task
 
 
 class EarlyStopping(Strict):
@@ -503,7 +511,7 @@ def parse_params(raw: object, source: str = "params") -> Params:
         raise ParamsError(f"{source} is invalid:\n{listed}") from None
 
 
-def describe_error(error: dict) -> str:
+def describe_error(error: ErrorDetails) -> str:
     """One readable line per pydantic error: dotted key, problem, and what is allowed."""
     location = [part for part in error["loc"] if isinstance(part, str)]
     key = ".".join(str(part) for part in error["loc"]) or "(top level)"
@@ -544,7 +552,7 @@ def train_with(base: TrainParams, changes: dict[str, Any]) -> TrainParams:
     return TrainParams.model_validate(raw["train"])
 
 
-def describe_override_error(exc: Exception) -> str:
+def describe_override_error(exc: dotted.DottedKeyError | ValidationError) -> str:
     if isinstance(exc, dotted.DottedKeyError):
         return str(exc)
     first = exc.errors()[0]

@@ -35,8 +35,10 @@ not declare (the fake is told the declared inputs); lists paged with `Link: rel=
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import yaml
@@ -170,7 +172,8 @@ class FakeGitHub(LoopbackServer):
         """A pull request; with `merge_commit_sha` it is merged, and that commit is known."""
         with self.lock:
             number = number or self.next_number()
-            pull = {
+            head_sha = f"{number:040x}"
+            pull: dict[str, Any] = {
                 "id": number,
                 "number": number,
                 "state": "closed" if merge_commit_sha else "open",
@@ -179,13 +182,13 @@ class FakeGitHub(LoopbackServer):
                 "url": f"{self.repo_url}/pulls/{number}",
                 "issue_url": f"{self.repo_url}/issues/{number}",
                 "html_url": f"https://github.test/{self.repository}/pull/{number}",
-                "head": {"ref": head, "label": f"{self.owner}:{head}", "sha": f"{number:040x}"},
+                "head": {"ref": head, "label": f"{self.owner}:{head}", "sha": head_sha},
                 "base": {"ref": base or self.default_branch},
                 "merged_at": "2026-01-01T00:00:00Z" if merge_commit_sha else None,
                 "merge_commit_sha": merge_commit_sha,
             }
             self.pulls.append(pull)
-            self.commits |= {pull["head"]["sha"]} | ({merge_commit_sha} - {None})
+            self.commits |= {head_sha} | ({merge_commit_sha} if merge_commit_sha else set())
             return pull
 
     def add_comment(self, number: int, body: str, login: str = "someone") -> dict:
@@ -282,8 +285,11 @@ class FakeGitHub(LoopbackServer):
     def app_jwt_ok(self, auth: str) -> bool:
         import jwt
         from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import rsa
 
+        assert self.app_key is not None  # checked by the caller
         key = serialization.load_pem_private_key(self.app_key.encode(), None).public_key()
+        assert isinstance(key, rsa.RSAPublicKey)  # install_app() makes RS256 keys
         try:
             claims = jwt.decode(auth.removeprefix("Bearer ").strip(), key, algorithms=["RS256"])
         except jwt.PyJWTError:
@@ -301,7 +307,7 @@ class FakeGitHub(LoopbackServer):
                 return handler(request, *match.groups())
         return Answer(404, NOT_FOUND)
 
-    def routes(self) -> list[tuple[str, str, object]]:
+    def routes(self) -> list[tuple[str, str, Callable[..., Answer]]]:
         return [
             (r"", "GET", lambda request: Answer(200, self.repo_json())),
             (r"/pulls", "GET", self.list_pulls),

@@ -43,9 +43,13 @@ def load_source(params: PrepareParams, download_cache: Path = DOWNLOAD_CACHE) ->
     if source.url:
         path = download(source.url, source.sha256, download_cache)
         origin = source.url
-    else:
+    elif source.path:
         path = Path(source.path)
         origin = str(path)
+    else:
+        raise UserError("prepare.source: set one of bundled, path or url")
+    if not params.target or not params.task:
+        raise UserError("prepare: a file source needs `target` and `task`")
     frame = read_table(path)
     return RawData(
         frame=frame,

@@ -15,7 +15,7 @@ import os
 import re
 import subprocess
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 import yaml
@@ -23,6 +23,10 @@ import yaml
 from ml.errors import UserError
 from ml.github import client as github_client
 from ml.github import env as github_env
+
+if TYPE_CHECKING:
+    from github.PullRequest import PullRequest
+    from github.Repository import Repository
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +86,9 @@ def push(branch: str, remote: str, token: str) -> None:
     git("push", "--force", "--quiet", remote, f"HEAD:refs/heads/{branch}", env=env)
 
 
-def open_or_update(repo, branch: str, base: str, title: str, body: str) -> tuple[object, str]:
+def open_or_update(
+    repo: Repository, branch: str, base: str, title: str, body: str
+) -> tuple[PullRequest, str]:
     owner = repo.owner.login
     for pull in repo.get_pulls(state="open", head=f"{owner}:{branch}", base=base):
         pull.edit(title=title, body=body)

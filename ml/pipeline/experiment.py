@@ -13,6 +13,7 @@ import json
 import logging
 import re
 import subprocess
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated
 
@@ -63,7 +64,7 @@ def restore_data(ref: str) -> list[str]:
     return pointers
 
 
-def set_args(params_path: Path, changes: dict[str, object]) -> list[str]:
+def set_args(params_path: Path, changes: Mapping[str, object]) -> list[str]:
     """`dvc exp run -S` arguments for `changes` to `params_path`: DVC applies an unnamed one to
     params.yaml, so any other params file is named (`-S other.yaml:train.epochs=3`)."""
     args = overrides.set_args(changes)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 import shlex
+from collections.abc import Mapping
 from pathlib import Path
 
 import yaml
@@ -120,7 +121,7 @@ def hydra_value(value: object) -> str:
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def set_args(overrides: dict[str, object]) -> list[str]:
+def set_args(overrides: Mapping[str, object]) -> list[str]:
     """['-S', 'train.epochs=3', ...] for `dvc exp run`."""
     args: list[str] = []
     for key, value in overrides.items():

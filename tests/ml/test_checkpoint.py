@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from typing import Any
 
 import keras
 import numpy as np
@@ -23,8 +24,13 @@ def tiny_model(inputs: int = 2) -> keras.Model:
     return model
 
 
-def training(directory: Path, model: keras.Model, **options) -> ResumableTraining:
-    settings = {"monitor": "val_loss", "patience": 2, "min_delta": 0.0, "total_epochs": 10}
+def training(directory: Path, model: keras.Model, **options: Any) -> ResumableTraining:
+    settings: dict[str, Any] = {
+        "monitor": "val_loss",
+        "patience": 2,
+        "min_delta": 0.0,
+        "total_epochs": 10,
+    }
     callback = ResumableTraining(directory, "params-and-data-1", **(settings | options))
     callback.set_model(model)
     return callback

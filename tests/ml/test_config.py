@@ -408,8 +408,11 @@ def leaf_keys(raw: dict, defaults: dict, prefix: str = "") -> list[str]:
     keys = []
     for name, value in raw.items():
         default = defaults.get(name)
-        nested = isinstance(value, dict) and isinstance(default, dict)
-        if nested and value.keys() <= default.keys():
+        if (
+            isinstance(value, dict)
+            and isinstance(default, dict)
+            and value.keys() <= default.keys()
+        ):
             keys += leaf_keys(value, default, f"{prefix}{name}.")
         else:
             keys.append(prefix + name)

@@ -69,6 +69,7 @@ def test_fit_trains_in_memory_and_writes_nothing(tmp_path, prepared_digits, monk
     assert [row["epoch"] for row in fitted.history] == [1, 2, 3]
     assert fitted.best_epoch == 1 and fitted.stopped_early and fitted.resumed_from is None
     # The model returned is the best epoch's, not the last one's.
+    assert progress.best_weights is not None
     for variable, best in zip(fitted.model.weights, progress.best_weights, strict=True):
         np.testing.assert_array_equal(variable.numpy(), best)
     assert fitted.model.predict(data.x_val[:2], verbose=0).shape == (2, 10)

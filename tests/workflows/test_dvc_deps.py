@@ -64,7 +64,8 @@ def import_closure(root: Path, package: str, starts: list[str]) -> set[str]:
         pending.extend(".".join(parts[:i]) for i in range(1, len(parts)))  # parent __init__s
         tree = ast.parse(path.read_text(), filename=str(path))
         pending.extend(imported_names(tree, name, path.name == "__init__.py"))
-    return {module_file(root, name).relative_to(root).as_posix() for name in seen}
+    files = [module_file(root, name) for name in seen]
+    return {file.relative_to(root).as_posix() for file in files if file is not None}
 
 
 def stages() -> dict:

@@ -50,7 +50,7 @@ def test_the_training_run_holds_the_model_when_it_is_in_this_store(registry, dig
     assert client.get_model_version(registry.name, model.version).run_id == run.info.run_id
     elsewhere = registry.register(digits_onnx, "f" * 32, {})  # a run of another store
     new_run = client.get_model_version(registry.name, elsewhere.version).run_id
-    assert new_run not in (run.info.run_id, "f" * 32)
+    assert new_run is not None and new_run not in (run.info.run_id, "f" * 32)
     assert client.get_run(new_run).info.run_name == f"deploy {registry.name}"
 
 

@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -32,6 +33,12 @@ def quick(monkeypatch):
         signal.signal(signum, handler)
 
 
+def state_of(state_dir: Path) -> dict:
+    state = read_state(state_dir)
+    assert state is not None, f"no readable state in {state_dir}"
+    return state
+
+
 def python(code: str) -> list[str]:
     return [sys.executable, "-c", code]
 
@@ -39,7 +46,7 @@ def python(code: str) -> list[str]:
 def test_a_service_that_keeps_failing_is_restarted_then_given_up(tmp_path: Path):
     command = python("import sys; print('starting'); sys.exit(3)")
     assert Supervisor(tmp_path, command).run() == 1
-    state = read_state(tmp_path)
+    state = state_of(tmp_path)
     assert state["state"] == "crashed" and state["last_exit"] == 3
     assert state["restarts"] == 2  # MAX_QUICK_FAILURES restarts, then no more
     assert state["command"] == command and state["pid"] == os.getpid()
@@ -53,13 +60,13 @@ def test_stop_ends_the_service_and_the_supervisor(tmp_path: Path):
         f"import pathlib, time; pathlib.Path({str(started)!r}).touch(); time.sleep(60)"
     )
     watched = Supervisor(tmp_path, command)
-    seen = {}
+    seen: dict[str, Any] = {}
 
     def stop_once_running() -> None:  # what SIGTERM does, from another thread
         deadline = time.monotonic() + 30
         while not started.exists() and time.monotonic() < deadline:
             time.sleep(0.02)
-        seen.update(read_state(tmp_path))
+        seen.update(state_of(tmp_path))
         watched.stop()
 
     stopper = threading.Thread(target=stop_once_running)
@@ -67,7 +74,7 @@ def test_stop_ends_the_service_and_the_supervisor(tmp_path: Path):
     assert watched.run() == 0  # signal handlers can only be set on the main thread
     stopper.join()
     assert seen["state"] == "running"
-    state = read_state(tmp_path)
+    state = state_of(tmp_path)
     assert state["state"] == "stopped" and state["child_pid"] is None
     assert state["restarts"] == 0
     assert not is_alive(seen["child_pid"], "time.sleep")
@@ -76,6 +83,7 @@ def test_stop_ends_the_service_and_the_supervisor(tmp_path: Path):
 def started_python(code: str) -> subprocess.Popen:
     """A Python process that has printed a line: its command line is its own by then."""
     process = subprocess.Popen(python(f"print(flush=True); {code}"), stdout=subprocess.PIPE)
+    assert process.stdout is not None
     process.stdout.readline()
     return process
 
@@ -88,7 +96,8 @@ def test_is_alive_checks_the_command_line_not_only_the_pid():
     finally:
         process.kill()
         process.wait()
-        process.stdout.close()
+        if process.stdout:
+            process.stdout.close()
     assert not is_alive(process.pid, "time.sleep(30)")
     assert not is_alive(None, "ml.serve")
 

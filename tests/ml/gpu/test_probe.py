@@ -86,7 +86,7 @@ def test_unexpected_output_is_an_error_not_a_crash(fake_smi):
     fake_smi("No devices were found, sorry\n")
     found, error, gpus = query_smi()
     assert found and gpus == []
-    assert error.startswith("expected 5 comma-separated fields")
+    assert error is not None and error.startswith("expected 5 comma-separated fields")
 
 
 def test_no_nvidia_smi_on_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):

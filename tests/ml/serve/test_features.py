@@ -10,7 +10,7 @@ import pytest
 from ml.serve.features import NamedFeatures
 from ml.serve.validation import RequestError
 
-ENCODING = {
+ENCODING: dict[str, list] = {
     "numeric": [{"name": "age", "fill": 40.0}, {"name": "income", "fill": 50.0}],
     "categorical": [{"name": "city", "fill": "Lyon", "categories": ["Lyon", "Nice", "Paris"]}],
     "encoded_columns": ["age", "income", "city=Lyon", "city=Nice", "city=Paris"],

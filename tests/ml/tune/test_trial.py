@@ -62,9 +62,9 @@ def test_a_trial_behind_the_median_is_pruned_at_that_epoch(run):
     study.tell(leader, 0.95)
     laggard = monitored(study.ask())
     epochs(laggard, 0.3)  # epoch 1 is warm-up: never pruned there
-    assert laggard.pruned_at is None and not laggard.model.stop_training
+    assert (laggard.pruned_at, laggard.model.stop_training) == (None, False)
     epochs(laggard, 0.4)
-    assert laggard.pruned_at == 2 and laggard.model.stop_training
+    assert (laggard.pruned_at, laggard.model.stop_training) == (2, True)
 
 
 def test_a_trial_past_the_deadline_stops(run):
