@@ -3,7 +3,8 @@ web stack, no TensorFlow) run as a container that Docker restarts when it crashe
 
 The image does not contain the model: <state-dir>/docker/models is mounted read-only, so a new
 version is one file rename away and hot-reloads like the local target. The image tag is a hash
-of what goes into the image, so an unchanged kit is never rebuilt.
+of everything the build reads (the build arguments, the base image among them, and every file
+of IMAGE_INPUTS), so an unchanged kit is never rebuilt and any change to those is.
 
 The build installs from a wheelhouse made on the host (`make wheelhouse`), because pip inside
 `docker build` may not reach a package index; see the Dockerfile for building with one.
@@ -22,17 +23,23 @@ from ml.deploy.registry import RegisteredModel
 from ml.deploy.smoke import wait_for_version
 from ml.errors import UserError
 
+WHEELHOUSE = Path("build/wheelhouse")
+# What `docker build` reads from the context: the Dockerfile, the .dockerignore that decides
+# which files of the copied folders reach the build, and every COPY source of the Dockerfile
+# (tests/ml/deploy/test_docker.py checks this list against it).
 IMAGE_INPUTS: tuple[str, ...] = (
     "Dockerfile",
+    ".dockerignore",
     "requirements/serve.txt",
+    str(WHEELHOUSE),
     "ml/__init__.py",
     "ml/errors.py",
     "ml/dotted.py",
     "ml/datasets.py",
+    "ml/config.py",
     "ml/options.py",
+    "ml/serve",
 )
-IMAGE_INPUTS += ("ml/config.py", "ml/serve")
-WHEELHOUSE = Path("build/wheelhouse")
 CONTAINER_PORT = 8080
 
 
@@ -65,13 +72,24 @@ class DockerTarget:
             raise DockerError(f"`docker {' '.join(args[:2])}` failed: {tail}")
         return result
 
+    def build_args(self) -> dict[str, str]:
+        """The Dockerfile's ARGs this build sets."""
+        return {"BASE_IMAGE": self.params.deploy.docker.base_image}
+
     def image(self) -> str:
+        """`<deploy.docker.image>:<hash of every input of the build>`."""
         digest = hashlib.sha256()
+        for name, value in sorted(self.build_args().items()):
+            digest.update(f"--build-arg {name}={value}\0".encode())
         for name in IMAGE_INPUTS:
             path = self.context / name
+            if not path.exists() and name != str(WHEELHOUSE):  # build() explains that one
+                raise DockerError(f"{self.context} has no {name}: it is not the kit's checkout")
             files = sorted(path.rglob("*")) if path.is_dir() else [path]
             for file in (f for f in files if f.is_file() and "__pycache__" not in f.parts):
-                digest.update(str(file.relative_to(self.context)).encode() + file.read_bytes())
+                content = file.read_bytes()
+                relative = file.relative_to(self.context).as_posix()
+                digest.update(f"{relative}\0{len(content)}\0".encode() + content)
         return f"{self.params.deploy.docker.image}:{digest.hexdigest()[:12]}"
 
     def build(self) -> str:
@@ -83,8 +101,9 @@ class DockerTarget:
             pass
         if not any((self.context / WHEELHOUSE).glob("*.whl")):
             raise DockerError(f"{WHEELHOUSE} has no wheels: run `make wheelhouse` first")
-        base = self.params.deploy.docker.base_image
-        self.docker("build", "--build-arg", f"BASE_IMAGE={base}", "-t", image, str(self.context))
+        build_args = [f"{name}={value}" for name, value in self.build_args().items()]
+        flags = [word for arg in build_args for word in ("--build-arg", arg)]
+        self.docker("build", *flags, "-t", image, str(self.context))
         return image
 
     def deploy(self, model: RegisteredModel, timeout: float) -> str:

@@ -1,0 +1,257 @@
+"""What `docker build` sends and copies, for the tests of the two Dockerfiles: the sources of
+their COPY/ADD lines, and the build context as a .dockerignore file shapes it.
+
+The matching follows Docker's own code (github.com/moby/patternmatcher and its ignorefile
+reader, used by both builders) and the documentation (".dockerignore files", Docker docs):
+- a line starting with `#` is a comment; lines are trimmed, cleaned like Go's filepath.Clean,
+  a leading `/` dropped; `!` makes an exception that puts matched paths back;
+- `*` is any run of characters but `/`, `?` one such character, `**` any number of directories
+  (zero included), `[...]` a character class, `\\` escapes the next character;
+- a pattern that matches a directory matches everything below it, and the last pattern that
+  matches a path decides.
+The legacy builder walks the context directory and does not descend into an excluded directory
+unless some exception pattern starts with that directory's path (github.com/moby/go-archive,
+TarWithOptions); context_files reproduces that too, on a list of paths instead of a disk.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import json
+import posixpath
+import re
+import subprocess
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+# Characters that mean something to a regular expression and nothing to filepath.Match.
+REGEX_ONLY = set(".+()|{}$")
+
+
+def clean(path: str) -> str:
+    """Go's filepath.Clean on a slash-separated path."""
+    rooted = path.startswith("/")
+    cleaned = posixpath.normpath(path) if path else "."
+    if rooted:  # POSIX keeps a leading `//`, Go does not
+        cleaned = "/" + cleaned.lstrip("/")
+    return cleaned
+
+
+def read_patterns(text: str) -> list[str]:
+    """The patterns of a .dockerignore file, as moby's ignorefile.ReadAll returns them."""
+    patterns = []
+    for number, line in enumerate(text.splitlines()):
+        if number == 0:
+            line = line.removeprefix("\ufeff")
+        if line.startswith("#"):
+            continue
+        pattern = line.strip()
+        if not pattern:
+            continue
+        invert = pattern.startswith("!")
+        if invert:
+            pattern = pattern[1:].strip()
+        if pattern:
+            pattern = clean(pattern)
+            if len(pattern) > 1 and pattern.startswith("/"):
+                pattern = pattern[1:]
+        patterns.append("!" + pattern if invert else pattern)
+    return patterns
+
+
+@functools.cache
+def compile_pattern(pattern: str) -> tuple[str, re.Pattern[str] | None]:
+    """patternmatcher's Pattern.compile with `/` as the separator: how the pattern matches
+    (exact, prefix, suffix or regexp) and, for a regexp, the expression."""
+    regex, kind, i = "", "exact", 0
+    while i < len(pattern):
+        char, first = pattern[i], i == 0
+        i += 1
+        if char == "*" and pattern[i : i + 1] == "*":
+            i += 1
+            if pattern[i : i + 1] == "/":  # `**/` is `**`
+                i += 1
+            if i < len(pattern):
+                regex, kind = regex + "(.*/)?", "regexp"
+            elif kind == "exact":
+                kind = "prefix"
+            else:
+                regex, kind = regex + ".*", "regexp"
+            if first:
+                kind = "suffix"
+        elif char == "*":
+            regex, kind = regex + "[^/]*", "regexp"
+        elif char == "?":
+            regex, kind = regex + "[^/]", "regexp"
+        elif char in REGEX_ONLY:
+            regex += "\\" + char
+        elif char == "\\":
+            if i < len(pattern):
+                regex, kind = regex + re.escape(pattern[i]), "regexp"
+                i += 1
+            else:
+                regex += "\\\\"
+        elif char in "[]":
+            regex, kind = regex + char, "regexp"
+        else:
+            regex += char
+    return kind, re.compile(regex) if kind == "regexp" else None
+
+
+@dataclass(frozen=True)
+class Pattern:
+    text: str  # cleaned, without the `!`
+    exception: bool
+
+    @classmethod
+    def parse(cls, line: str) -> Pattern:
+        line = clean(line.strip())
+        exception = line.startswith("!")
+        if exception:
+            line = line[1:]
+            if not line:
+                raise ValueError('illegal exclusion pattern: "!"')
+        return cls(line, exception)
+
+    def match(self, path: str) -> bool:
+        """Pattern.match: this path itself."""
+        kind, regex = compile_pattern(self.text)
+        if kind == "exact":
+            return path == self.text
+        if kind == "prefix":
+            return path.startswith(self.text[:-2])
+        if kind == "suffix":
+            suffix = self.text[2:]
+            return path.endswith(suffix) or (suffix[:1] == "/" and path == suffix[1:])
+        return regex is not None and regex.fullmatch(path) is not None
+
+    def matches(self, path: str) -> bool:
+        """The path or one of its parent directories matches."""
+        parts = path.split("/")
+        return any(self.match("/".join(parts[: i + 1])) for i in range(len(parts)))
+
+
+class Matcher:
+    def __init__(self, patterns: Iterable[str]) -> None:
+        self.patterns = [Pattern.parse(line) for line in patterns if line.strip()]
+
+    def excluded(self, path: str) -> bool:
+        """MatchesOrParentMatches: the last pattern that matches decides."""
+        excluded = False
+        for pattern in self.patterns:
+            if pattern.matches(path):
+                excluded = not pattern.exception
+        return excluded
+
+    def walks_into(self, directory: str) -> bool:
+        """The legacy builder descends into an excluded directory only when an exception
+        pattern starts with its path."""
+        if not self.excluded(directory):
+            return True
+        prefix = directory + "/"
+        return any(p.exception and (p.text + "/").startswith(prefix) for p in self.patterns)
+
+
+def context_files(files: Iterable[str], patterns: Iterable[str]) -> set[str]:
+    """Which of these files (paths relative to the context, `/`-separated) the legacy builder
+    sends, given the .dockerignore patterns."""
+    matcher = Matcher(patterns)
+    sent = set()
+    for file in files:
+        parents = file.split("/")[:-1]
+        directories = ["/".join(parents[: i + 1]) for i in range(len(parents))]
+        if all(matcher.walks_into(d) for d in directories) and not matcher.excluded(file):
+            sent.add(file)
+    return sent
+
+
+def ignore_file(context: Path, dockerfile: Path, builder: str) -> Path:
+    """The ignore file a builder reads: BuildKit prefers `<Dockerfile>.dockerignore` beside the
+    Dockerfile; the legacy builder reads only the context's .dockerignore."""
+    beside = dockerfile.with_name(dockerfile.name + ".dockerignore")
+    if builder == "buildkit" and beside.is_file():
+        return beside
+    return context / ".dockerignore"
+
+
+def instructions(dockerfile_text: str) -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) per instruction, continuation lines joined, comments dropped."""
+    logical, current = [], ""
+    for line in dockerfile_text.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("#") or not stripped:
+            continue
+        if stripped.endswith("\\"):
+            current += stripped[:-1] + " "
+            continue
+        logical.append(current + stripped)
+        current = ""
+    result = []
+    for line in logical:
+        keyword, _, arguments = line.partition(" ")
+        result.append((keyword.upper(), arguments.strip()))
+    return result
+
+
+def copy_sources(dockerfile_text: str) -> list[str]:
+    """The build-context sources of every COPY and ADD (not those copied from a stage or an
+    image with --from), in order."""
+    sources = []
+    for keyword, arguments in instructions(dockerfile_text):
+        if keyword not in {"COPY", "ADD"}:
+            continue
+        flags = list(itertools.takewhile(lambda word: word.startswith("--"), arguments.split()))
+        if any(flag.startswith("--from=") for flag in flags):
+            continue
+        rest = arguments.split(None, len(flags))[-1]
+        paths = json.loads(rest) if rest.startswith("[") else rest.split()
+        # The last path is the destination; an ADD of a URL or a Git repository is no file.
+        sources += [clean(path) for path in paths[:-1] if not re.match(r"\w+://|git@", path)]
+    return sources
+
+
+def candidate_files(root: Path, sources: Iterable[str]) -> set[str]:
+    """The files a build context could hold: what Git tracks, what lies under each source
+    (build outputs such as build/wheelhouse are not tracked; __pycache__ left out), and a
+    stand-in file inside each source that does not exist here (a folder made by a build step)."""
+    tracked = subprocess.run(
+        ["git", "ls-files", "-z"], cwd=root, capture_output=True, text=True, check=True
+    ).stdout
+    files = {path for path in tracked.split("\0") if path}
+    for source in sources:
+        path = root / source
+        if path.is_dir():
+            files |= {
+                file.relative_to(root).as_posix()
+                for file in path.rglob("*")
+                if file.is_file() and "__pycache__" not in file.parts
+            }
+        elif path.is_file():
+            files.add(source)
+        elif not any(char in source for char in "*?["):
+            files.add(f"{source}/stand-in")
+    return files
+
+
+def missing_from_context(root: Path, dockerfile: Path, builder: str) -> list[str]:
+    """The COPY/ADD sources of a Dockerfile built with `root` as its context that the context
+    lacks, in whole or in part, each with the files it misses."""
+    sources = copy_sources(dockerfile.read_text())
+    candidates = candidate_files(root, sources)
+    ignore = ignore_file(root, dockerfile, builder)
+    patterns = read_patterns(ignore.read_text()) if ignore.is_file() else []
+    sent = context_files(candidates, patterns)
+    problems = []
+    for source in sources:
+        wildcard = Pattern(source, exception=False)
+        wanted = {
+            file
+            for file in candidates
+            if file == source or file.startswith(source + "/") or wildcard.match(file)
+        }
+        lacking = sorted(wanted - sent)
+        if not wanted or lacking:
+            problems.append(f"{source}: {', '.join(lacking) or 'no such file'}")
+    return problems
