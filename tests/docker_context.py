@@ -21,7 +21,9 @@ import itertools
 import json
 import posixpath
 import re
+import shutil
 import subprocess
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -195,11 +197,13 @@ def instructions(dockerfile_text: str) -> list[tuple[str, str]]:
     return result
 
 
-def copy_sources(dockerfile_text: str) -> list[str]:
-    """The build-context sources of every COPY and ADD (not those copied from a stage or an
-    image with --from), in order."""
-    sources = []
+def copies(dockerfile_text: str) -> list[tuple[list[str], str, str]]:
+    """(sources, destination, working directory) of every COPY and ADD from the build context
+    (not those copied from a stage or an image with --from), in order."""
+    result, workdir = [], "/"
     for keyword, arguments in instructions(dockerfile_text):
+        if keyword == "WORKDIR":
+            workdir = posixpath.join(workdir, arguments)
         if keyword not in {"COPY", "ADD"}:
             continue
         flags = list(itertools.takewhile(lambda word: word.startswith("--"), arguments.split()))
@@ -207,9 +211,15 @@ def copy_sources(dockerfile_text: str) -> list[str]:
             continue
         rest = arguments.split(None, len(flags))[-1]
         paths = json.loads(rest) if rest.startswith("[") else rest.split()
-        # The last path is the destination; an ADD of a URL or a Git repository is no file.
-        sources += [clean(path) for path in paths[:-1] if not re.match(r"\w+://|git@", path)]
-    return sources
+        # An ADD of a URL or a Git repository takes nothing from the context.
+        sources = [clean(path) for path in paths[:-1] if not re.match(r"\w+://|git@", path)]
+        result.append((sources, paths[-1], workdir))
+    return result
+
+
+def copy_sources(dockerfile_text: str) -> list[str]:
+    """The build-context sources of every COPY and ADD, in order."""
+    return [source for sources, _, _ in copies(dockerfile_text) for source in sources]
 
 
 def candidate_files(root: Path, sources: Iterable[str]) -> set[str]:
@@ -235,23 +245,69 @@ def candidate_files(root: Path, sources: Iterable[str]) -> set[str]:
     return files
 
 
+def build_context(root: Path, dockerfile: Path, builder: str) -> tuple[set[str], set[str]]:
+    """(files the context could hold, files it holds) for a build of `dockerfile` with `root`
+    as its context."""
+    candidates = candidate_files(root, copy_sources(dockerfile.read_text()))
+    ignore = ignore_file(root, dockerfile, builder)
+    patterns = read_patterns(ignore.read_text()) if ignore.is_file() else []
+    return candidates, context_files(candidates, patterns)
+
+
+def under(source: str, files: Iterable[str]) -> set[str]:
+    """The files a COPY source names: itself, what its folder holds, or what its wildcard
+    matches."""
+    wildcard = Pattern(source, exception=False)
+    return {f for f in files if f == source or f.startswith(source + "/") or wildcard.match(f)}
+
+
 def missing_from_context(root: Path, dockerfile: Path, builder: str) -> list[str]:
     """The COPY/ADD sources of a Dockerfile built with `root` as its context that the context
     lacks, in whole or in part, each with the files it misses."""
-    sources = copy_sources(dockerfile.read_text())
-    candidates = candidate_files(root, sources)
-    ignore = ignore_file(root, dockerfile, builder)
-    patterns = read_patterns(ignore.read_text()) if ignore.is_file() else []
-    sent = context_files(candidates, patterns)
+    candidates, sent = build_context(root, dockerfile, builder)
     problems = []
-    for source in sources:
-        wildcard = Pattern(source, exception=False)
-        wanted = {
-            file
-            for file in candidates
-            if file == source or file.startswith(source + "/") or wildcard.match(file)
-        }
+    for source in copy_sources(dockerfile.read_text()):
+        wanted = under(source, candidates)
         lacking = sorted(wanted - sent)
         if not wanted or lacking:
             problems.append(f"{source}: {', '.join(lacking) or 'no such file'}")
     return problems
+
+
+def copy_into_image(root: Path, dockerfile: Path, image: Path) -> None:
+    """Copies what the Dockerfile's COPY lines take from the build context into `image` (the
+    image's `/`), as COPY places them: a folder's contents into the destination, a file into a
+    destination ending in `/` (or shared with other sources) under its own name. Sources made
+    by a build step and absent here are skipped."""
+    _, sent = build_context(root, dockerfile, "legacy")
+    for sources, destination, workdir in copies(dockerfile.read_text()):
+        target = posixpath.join(workdir, destination)
+        into_folder = destination.endswith("/") or len(sources) > 1
+        for source in sources:
+            for file in sorted(under(source, sent)):
+                if not (root / file).is_file():
+                    continue
+                if file != source:
+                    path = posixpath.join(target, file[len(source) + 1 :])
+                elif into_folder:
+                    path = posixpath.join(target, posixpath.basename(file))
+                else:
+                    path = target
+                (image / path.lstrip("/")).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(root / file, image / path.lstrip("/"))
+
+
+# A Python command line that runs a module of `ml` as __main__ finding `ml` only on sys.path:
+# it drops the editable install's import finder, which would quietly find a module that the
+# copy lacks in this checkout.
+ISOLATED = (
+    "import runpy, sys; "
+    "sys.meta_path[:] = [f for f in sys.meta_path "
+    "if not getattr(f, '__module__', '').startswith('__editable__')]; "
+    "runpy.run_module({module!r}, run_name='__main__', alter_sys=True)"
+)
+
+
+def run_module_command(module: str) -> list[str]:
+    """`python -c ...`: runs `module` with `ml` from the working directory (or PYTHONPATH)."""
+    return [sys.executable, "-c", ISOLATED.format(module=module)]

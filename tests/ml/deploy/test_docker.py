@@ -19,7 +19,13 @@ import pytest
 from ml.config import parse_params
 from ml.deploy.docker import IMAGE_INPUTS, DockerError, DockerTarget
 from ml.deploy.registry import RegisteredModel
-from tests.docker_context import copy_sources, instructions, missing_from_context
+from tests.docker_context import (
+    copy_into_image,
+    copy_sources,
+    instructions,
+    missing_from_context,
+    run_module_command,
+)
 from tests.paths import REPO_ROOT
 from tests.serving import free_port, wait_ready
 
@@ -58,17 +64,8 @@ def test_the_build_context_holds_every_file_the_image_copies(builder):
 
 
 def test_the_files_the_image_copies_are_enough_to_serve(digits_onnx, tmp_path):
-    app = tmp_path / "app"
-    for source in image_files():
-        if source.startswith(("ml/", "ml\\")):
-            target = app / source
-            if (REPO_ROOT / source).is_dir():
-                shutil.copytree(
-                    REPO_ROOT / source, target, ignore=shutil.ignore_patterns("__pycache__")
-                )
-            else:
-                target.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(REPO_ROOT / source, target)
+    copy_into_image(REPO_ROOT, DOCKERFILE, tmp_path / "image")
+    app = tmp_path / "image/app"  # the image's WORKDIR
     assert sorted(p.name for p in (app / "ml").iterdir()) == [
         "__init__.py",
         "config.py",
@@ -78,10 +75,11 @@ def test_the_files_the_image_copies_are_enough_to_serve(digits_onnx, tmp_path):
         "options.py",
         "serve",
     ]
+    assert not list(app.rglob("__pycache__"))
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-P", "-m", "ml.serve", "--model", str(digits_onnx), "--port", str(port)],
-        cwd=app,  # `ml` comes from this copy, not from the repository
+        [*run_module_command("ml.serve"), "--model", str(digits_onnx), "--port", str(port)],
+        cwd=app,  # `ml` comes from this copy only, not from the repository
         env=os.environ | {"PYTHONPATH": str(app)},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
