@@ -1,22 +1,10 @@
 """What `docker build` sends and copies, for the tests of the two Dockerfiles: the sources of
-their COPY/ADD lines, and the build context as a .dockerignore file shapes it.
-
-The matching follows Docker's own code (github.com/moby/patternmatcher and its ignorefile
-reader, used by both builders) and the documentation (".dockerignore files", Docker docs):
-- a line starting with `#` is a comment; lines are trimmed, cleaned like Go's filepath.Clean,
-  a leading `/` dropped; `!` makes an exception that puts matched paths back;
-- `*` is any run of characters but `/`, `?` one such character, `**` any number of directories
-  (zero included), `[...]` a character class, `\\` escapes the next character;
-- a pattern that matches a directory matches everything below it, and the last pattern that
-  matches a path decides.
-The legacy builder walks the context directory and does not descend into an excluded directory
-unless some exception pattern starts with that directory's path (github.com/moby/go-archive,
-TarWithOptions); context_files reproduces that too, on a list of paths instead of a disk.
+their COPY/ADD lines, and the build context as a .dockerignore file shapes it (matched by
+docker-py, the Docker SDK for Python, which follows the Docker engine's rules).
 """
 
 from __future__ import annotations
 
-import functools
 import itertools
 import json
 import posixpath
@@ -24,149 +12,35 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterable
-from dataclasses import dataclass
+from fnmatch import fnmatch
 from pathlib import Path
-
-# Characters that mean something to a regular expression and nothing to filepath.Match.
-REGEX_ONLY = set(".+()|{}$")
 
 
 def clean(path: str) -> str:
-    """Go's filepath.Clean on a slash-separated path."""
-    rooted = path.startswith("/")
-    cleaned = posixpath.normpath(path) if path else "."
-    if rooted:  # POSIX keeps a leading `//`, Go does not
-        cleaned = "/" + cleaned.lstrip("/")
-    return cleaned
+    """A COPY source as Docker reads it: `./ml/` is `ml`."""
+    return posixpath.normpath(path).lstrip("/") or "."
 
 
 def read_patterns(text: str) -> list[str]:
-    """The patterns of a .dockerignore file, as moby's ignorefile.ReadAll returns them."""
-    patterns = []
-    for number, line in enumerate(text.splitlines()):
-        if number == 0:
-            line = line.removeprefix("\ufeff")
-        if line.startswith("#"):
-            continue
-        pattern = line.strip()
-        if not pattern:
-            continue
-        invert = pattern.startswith("!")
-        if invert:
-            pattern = pattern[1:].strip()
-        if pattern:
-            pattern = clean(pattern)
-            if len(pattern) > 1 and pattern.startswith("/"):
-                pattern = pattern[1:]
-        patterns.append("!" + pattern if invert else pattern)
-    return patterns
-
-
-@functools.cache
-def compile_pattern(pattern: str) -> tuple[str, re.Pattern[str] | None]:
-    """patternmatcher's Pattern.compile with `/` as the separator: how the pattern matches
-    (exact, prefix, suffix or regexp) and, for a regexp, the expression."""
-    regex, kind, i = "", "exact", 0
-    while i < len(pattern):
-        char, first = pattern[i], i == 0
-        i += 1
-        if char == "*" and pattern[i : i + 1] == "*":
-            i += 1
-            if pattern[i : i + 1] == "/":  # `**/` is `**`
-                i += 1
-            if i < len(pattern):
-                regex, kind = regex + "(.*/)?", "regexp"
-            elif kind == "exact":
-                kind = "prefix"
-            else:
-                regex, kind = regex + ".*", "regexp"
-            if first:
-                kind = "suffix"
-        elif char == "*":
-            regex, kind = regex + "[^/]*", "regexp"
-        elif char == "?":
-            regex, kind = regex + "[^/]", "regexp"
-        elif char in REGEX_ONLY:
-            regex += "\\" + char
-        elif char == "\\":
-            if i < len(pattern):
-                regex, kind = regex + re.escape(pattern[i]), "regexp"
-                i += 1
-            else:
-                regex += "\\\\"
-        elif char in "[]":
-            regex, kind = regex + char, "regexp"
-        else:
-            regex += char
-    return kind, re.compile(regex) if kind == "regexp" else None
-
-
-@dataclass(frozen=True)
-class Pattern:
-    text: str  # cleaned, without the `!`
-    exception: bool
-
-    @classmethod
-    def parse(cls, line: str) -> Pattern:
-        line = clean(line.strip())
-        exception = line.startswith("!")
-        if exception:
-            line = line[1:]
-            if not line:
-                raise ValueError('illegal exclusion pattern: "!"')
-        return cls(line, exception)
-
-    def match(self, path: str) -> bool:
-        """Pattern.match: this path itself."""
-        kind, regex = compile_pattern(self.text)
-        if kind == "exact":
-            return path == self.text
-        if kind == "prefix":
-            return path.startswith(self.text[:-2])
-        if kind == "suffix":
-            suffix = self.text[2:]
-            return path.endswith(suffix) or (suffix[:1] == "/" and path == suffix[1:])
-        return regex is not None and regex.fullmatch(path) is not None
-
-    def matches(self, path: str) -> bool:
-        """The path or one of its parent directories matches."""
-        parts = path.split("/")
-        return any(self.match("/".join(parts[: i + 1])) for i in range(len(parts)))
-
-
-class Matcher:
-    def __init__(self, patterns: Iterable[str]) -> None:
-        self.patterns = [Pattern.parse(line) for line in patterns if line.strip()]
-
-    def excluded(self, path: str) -> bool:
-        """MatchesOrParentMatches: the last pattern that matches decides."""
-        excluded = False
-        for pattern in self.patterns:
-            if pattern.matches(path):
-                excluded = not pattern.exception
-        return excluded
-
-    def walks_into(self, directory: str) -> bool:
-        """The legacy builder descends into an excluded directory only when an exception
-        pattern starts with its path."""
-        if not self.excluded(directory):
-            return True
-        prefix = directory + "/"
-        return any(p.exception and (p.text + "/").startswith(prefix) for p in self.patterns)
+    """A .dockerignore file's patterns: comments and blank lines dropped, as Docker reads it."""
+    lines = (line.strip() for line in text.removeprefix("\ufeff").splitlines())
+    return [line for line in lines if line and not line.startswith("#")]
 
 
 def context_files(files: Iterable[str], patterns: Iterable[str]) -> set[str]:
-    """Which of these files (paths relative to the context, `/`-separated) the legacy builder
-    sends, given the .dockerignore patterns."""
-    matcher = Matcher(patterns)
-    sent = set()
-    for file in files:
-        parents = file.split("/")[:-1]
-        directories = ["/".join(parents[: i + 1]) for i in range(len(parents))]
-        if all(matcher.walks_into(d) for d in directories) and not matcher.excluded(file):
-            sent.add(file)
-    return sent
+    """Which of these files (paths relative to the context, `/`-separated) `docker build` sends,
+    given the .dockerignore patterns: docker-py's own matcher (docker.utils.build), run on empty
+    stand-ins of the files, since some (build outputs) need not exist here."""
+    from docker.utils.build import exclude_paths
+
+    with tempfile.TemporaryDirectory() as root:
+        for file in files:
+            (Path(root) / file).parent.mkdir(parents=True, exist_ok=True)
+            (Path(root) / file).touch()
+        sent = exclude_paths(root, list(patterns))
+        return {path for path in sent if (Path(root) / path).is_file()}
 
 
 def ignore_file(context: Path, dockerfile: Path, builder: str) -> Path:
@@ -257,8 +131,7 @@ def build_context(root: Path, dockerfile: Path, builder: str) -> tuple[set[str],
 def under(source: str, files: Iterable[str]) -> set[str]:
     """The files a COPY source names: itself, what its folder holds, or what its wildcard
     matches."""
-    wildcard = Pattern(source, exception=False)
-    return {f for f in files if f == source or f.startswith(source + "/") or wildcard.match(f)}
+    return {f for f in files if f == source or f.startswith(source + "/") or fnmatch(f, source)}
 
 
 def missing_from_context(root: Path, dockerfile: Path, builder: str) -> list[str]:
