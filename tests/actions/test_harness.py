@@ -22,6 +22,7 @@ import yaml
 from ml.cli import COMMANDS
 from ml.deploy.report import MARKER as DEPLOY_MARKER
 from ml.report.markdown import MARKER
+from ml.results.run import ResultPaths
 from tests.actions.harness import ActionResult, Runner, run_action
 from tests.conftest import make_pipeline_repo, tiny_params, tool_env
 from tests.fake_github import FakeGitHub
@@ -29,6 +30,7 @@ from tests.helpers import run, run_ml
 
 pytestmark = pytest.mark.e2e
 
+TUNE_TABLE = ResultPaths().metric_file("tune")  # what `ml report` reads
 FORK_EVENT = {"pull_request": {"number": 7, "head": {"repo": {"full_name": "mallory/kit"}}}}
 
 
@@ -170,14 +172,18 @@ def check_gpu_required(results: list[ActionResult], repo: Path) -> None:
     assert "requirements/gpu.txt" in log  # says what to fix
 
 
-def check_tune(results: list[ActionResult], repo: Path) -> None:
-    tune = results[-1]
-    table = json.loads((repo / tune.outputs["results"]).read_text())
+def check_tune_then_report(results: list[ActionResult], repo: Path) -> None:
+    _, tune, report = results
+    # The tune action writes its table where `ml report` reads it.
+    assert (repo / tune.outputs["results"]).resolve() == (repo / TUNE_TABLE).resolve()
+    table = json.loads((repo / TUNE_TABLE).read_text())
     assert len(table["trials"]) == 2
     best = table["best"]["overrides"]["learning_rate"]
     assert best in (0.005, 0.01)
     # The winner is written back into params.yaml (the dvc repro is skipped: repro false).
     assert yaml.safe_load((repo / "params.yaml").read_text())["train"]["learning_rate"] == best
+    written = (repo / report.outputs["report"]).read_text()
+    assert "### Architecture search: 2 trials" in written
 
 
 def check_deploy_then_monitor(results: list[ActionResult], repo: Path) -> None:
@@ -325,10 +331,10 @@ CASES = [
         fails=True,
     ),
     Case(
-        "tune",
-        (Call("train"), Call("tune", {"repro": "false"})),
-        needs=("repro", "tune"),
-        check=check_tune,
+        "tune-then-report",
+        (Call("train"), Call("tune", {"repro": "false"}), Call("report", {"post": "false"})),
+        needs=("repro", "tune", "report"),
+        check=check_tune_then_report,
         repo="trained",
         params={
             "tune": {

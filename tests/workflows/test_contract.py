@@ -16,6 +16,7 @@ from typer.main import get_command
 from ml import options
 from ml.cli import COMMANDS, app
 from ml.config import Params
+from ml.results.run import ResultPaths
 from tests.paths import REPO_ROOT
 from tests.workflows import rules
 from tests.workflows.kit_files import (
@@ -380,6 +381,14 @@ def test_actions_call_existing_ml_commands_with_existing_options(name: str) -> N
             flag = arg.split("=", 1)[0]
             if flag.startswith("--"):
                 assert flag in known, f"{name}: ml {command} has no option {flag}"
+
+
+def test_the_tune_action_writes_its_table_where_ml_tune_and_the_report_do() -> None:
+    default = actions()["tune"].data["inputs"]["out"]["default"]
+    command = GROUP.get_command(typer.Context(GROUP), "tune")
+    assert command is not None
+    (out,) = [param for param in command.params if param.name == "out"]
+    assert default == str(out.default) == ResultPaths().metric_file("tune")
 
 
 def test_dvc_stages_are_ml_commands_with_their_own_params_section() -> None:
