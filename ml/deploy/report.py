@@ -18,6 +18,7 @@ log = logging.getLogger("ml.deploy")
 
 MARKER = "<!-- runwright-deploy -->"
 ICONS = {True: "✅", False: "❌", None: "⏸️"}
+STATUSES = ("promoted", "rolled back", "failed", "rendered")  # how a deploy ends: `status` output
 
 
 @dataclasses.dataclass
@@ -32,7 +33,7 @@ class DeployReport:
     model_name: str
     target: str
     steps: list[Step] = dataclasses.field(default_factory=list)
-    status: str = "running"  # promoted | rolled back | failed | rendered
+    status: str = "running"  # then one of STATUSES
     version: str | None = None
     champion: str | None = None
     url: str | None = None

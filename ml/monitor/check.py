@@ -17,6 +17,10 @@ from ml.monitor.restore import restore
 
 log = logging.getLogger("ml.monitor")
 
+# How the drift check ended: the `drift` step output and report["drift"]["status"].
+DRIFT, NO_DRIFT, TOO_FEW_SAMPLES, SKIPPED = "drift", "no drift", "too few samples", "skipped"
+DRIFT_STATUSES = (DRIFT, NO_DRIFT, TOO_FEW_SAMPLES, SKIPPED)
+
 
 def monitor_once(
     params: Params,
@@ -60,20 +64,20 @@ def drift_section(target, samples: Path | None, params: Params) -> dict:
     model_file = getattr(target, "model_file", None)
     samples = samples or getattr(target, "samples", None)
     if model_file is None or samples is None:
-        return {"status": "skipped", "detail": f"the {target.name} target keeps no samples here"}
+        return {"status": SKIPPED, "detail": f"the {target.name} target keeps no samples here"}
     try:
         model = load(model_file)
     except ModelLoadError as exc:
-        return {"status": "skipped", "detail": str(exc)}
+        return {"status": SKIPPED, "detail": str(exc)}
     stats = model.metadata.get("reference")
     if not stats:
         return {
-            "status": "skipped",
+            "status": SKIPPED,
             "detail": "the model has no reference statistics; re-export it",
         }
     rows = drift.load_samples(samples, model.version, params.monitor.window_rows)
     result = drift.compare(stats, rows, params.monitor)
-    status = ("drift" if result.drifted else "no drift") if result.enough else "too few samples"
+    status = (DRIFT if result.drifted else NO_DRIFT) if result.enough else TOO_FEW_SAMPLES
     log.info("Drift: %s over %d sampled rows", status, result.rows)
     return {
         "status": status,

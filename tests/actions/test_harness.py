@@ -27,6 +27,7 @@ from tests.actions.harness import ActionResult, Runner, run_action
 from tests.conftest import make_pipeline_repo, tiny_params, tool_env
 from tests.fake_github import FakeGitHub
 from tests.helpers import run, run_ml
+from tests.workflows.kit_files import output_values
 
 pytestmark = pytest.mark.e2e
 
@@ -431,6 +432,15 @@ def merge_params(path: Path, sections: dict) -> None:
     path.write_text(yaml.safe_dump(params, sort_keys=False))
 
 
+def assert_documented_outputs(action: str, result: ActionResult) -> None:
+    """Each output whose description lists its values (kit_files.output_values) took one."""
+    if result.failed:
+        return  # a failed step's outputs are whatever it wrote before it failed
+    for output, value in result.outputs.items():
+        values = output_values(action, output)
+        assert values is None or value in values, f"{action}: {output}={value!r}, not in {values}"
+
+
 def fill(value: str, done: dict[str, ActionResult]) -> str:
     """`{steps.<action>.<output>}` placeholders in a case's inputs."""
     if value.startswith("{steps."):
@@ -467,6 +477,8 @@ def test_action(case: Case, origin: Path, request: pytest.FixtureRequest, tmp_pa
             result.log for result in results
         ]
         assert results[-1].failed == case.fails, results[-1].log
+        for call, result in zip(case.job, results, strict=False):
+            assert_documented_outputs(call.action, result)
         case.check(results, repo)
         if case.github_after:
             case.github_after(ran.github, ran.sha)

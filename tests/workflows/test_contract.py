@@ -28,6 +28,7 @@ from tests.workflows.kit_files import (
     all_files,
     kit_workflows,
     local_action,
+    output_values,
     steps_of,
     workflows,
 )
@@ -389,6 +390,16 @@ def test_the_tune_action_writes_its_table_where_ml_tune_and_the_report_do() -> N
     assert command is not None
     (out,) = [param for param in command.params if param.name == "out"]
     assert default == str(out.default) == ResultPaths().metric_file("tune")
+
+
+def test_documented_output_values_are_the_ones_the_commands_write() -> None:
+    """Where an output takes one of a fixed set of values, its description lists exactly the
+    set the command can write. (tests/actions and tests/ml/monitor check the written values.)"""
+    from ml.deploy.report import STATUSES
+    from ml.monitor.check import DRIFT_STATUSES
+
+    assert output_values("monitor", "drift") == set(DRIFT_STATUSES)
+    assert output_values("deploy", "status") == set(STATUSES)
 
 
 def test_dvc_stages_are_ml_commands_with_their_own_params_section() -> None:

@@ -17,8 +17,9 @@ import yaml
 from ml.io import load_split
 from tests.deployment import sha12
 from tests.fake_github import FakeGitHub, dispatch_inputs
-from tests.helpers import run_ml
+from tests.helpers import read_outputs, run_ml
 from tests.paths import REPO_ROOT
+from tests.workflows.kit_files import output_values
 
 pytestmark = pytest.mark.e2e
 
@@ -34,6 +35,21 @@ def monitor(deployment, params=None, env=None, check=True, state=None):
         env=deployment.env | (env or {}),
         check=check,
     )
+
+
+def monitor_outputs(deployment, tmp_path, params=None, env=None) -> dict[str, str]:
+    """`ml monitor` in an Actions step: what it writes to GITHUB_OUTPUT."""
+    outputs = tmp_path / "github_output"
+    outputs.write_text("")
+    monitor(deployment, params, (env or {}) | {"GITHUB_OUTPUT": str(outputs)})
+    return read_outputs(outputs)
+
+
+def assert_documented(outputs: dict[str, str]) -> None:
+    """The values the monitor action's description promises are the ones `ml monitor` writes."""
+    for output in ("healthy", "drift"):
+        documented = output_values("monitor", output)
+        assert documented and outputs[output] in documented, (output, outputs, documented)
 
 
 def report(deployment) -> dict:
@@ -55,10 +71,14 @@ def served_version(deployment) -> str:
     return httpx.get(f"{deployment.url}/v2/models/digits").json()["versions"][0]
 
 
-def test_healthy_service_and_held_out_inputs_report_no_drift(deployment, prepared_digits):
+def test_healthy_service_and_held_out_inputs_report_no_drift(
+    deployment, prepared_digits, tmp_path
+):
     x_test, _ = load_split(prepared_digits, "test")
     predict(deployment, x_test[:120])
-    monitor(deployment)
+    outputs = monitor_outputs(deployment, tmp_path)
+    assert outputs["healthy"] == "true" and outputs["drift"] == "no drift"
+    assert_documented(outputs)
     checked = report(deployment)
     assert checked["healthy"] and checked["actions"] == []
     assert checked["drift"]["status"] == "no drift"
@@ -78,7 +98,9 @@ def test_drift_opens_one_issue_and_dispatches_retraining(deployment, prepared_di
         retrain = REPO_ROOT / ".github/workflows/retrain.yml"
         github.declare_workflow("retrain.yml", dispatch_inputs(retrain))
         monitor(deployment, drift_params, github.environment())
-        monitor(deployment, drift_params, github.environment())
+        outputs = monitor_outputs(deployment, tmp_path, drift_params, github.environment())
+    assert outputs["drift"] == "drift" and outputs["issue"] == str(checked_issue(github))
+    assert_documented(outputs)
     checked = report(deployment)
     assert checked["drift"]["status"] == "drift"
     assert len(checked["drift"]["drifted_columns"]) > 20
@@ -89,6 +111,11 @@ def test_drift_opens_one_issue_and_dispatches_retraining(deployment, prepared_di
     assert checked["alerts"]["issue_action"] == "updated"
     assert [(d["workflow"], d["ref"]) for d in github.dispatches] == [("retrain.yml", "main")] * 2
     assert checked["alerts"]["dispatched"] == "retrain.yml"
+
+
+def checked_issue(github: FakeGitHub) -> int:
+    (number,) = github.issues
+    return number
 
 
 def test_monitor_redeploys_the_champion_after_kill_9(deployment):
