@@ -20,6 +20,8 @@ log = logging.getLogger("ml.monitor")
 # How the drift check ended: the `drift` step output and report["drift"]["status"].
 DRIFT, NO_DRIFT, TOO_FEW_SAMPLES, SKIPPED = "drift", "no drift", "too few samples", "skipped"
 DRIFT_STATUSES = (DRIFT, NO_DRIFT, TOO_FEW_SAMPLES, SKIPPED)
+# Whether there was a deployment to check: the `status` step output.
+CHECKED, NOTHING_DEPLOYED = "checked", "nothing deployed"
 
 
 def monitor_once(
@@ -130,8 +132,23 @@ def publish(report: dict, directory: Path) -> None:
     github_env.append_step_summary(markdown)
     github_env.write_outputs(
         {
+            "status": CHECKED,
             "healthy": str(report["healthy"]).lower(),
             "drift": drift_report["status"],
             "issue": alerts.get("issue"),
         }
     )
+
+
+def report_nothing_deployed(state_dir: Path) -> None:
+    """No deployment recorded where the monitor looks by default: say so, check nothing."""
+    record = state_dir / "deployment.json"
+    log.info("Nothing deployed: %s does not exist; nothing to check", record)
+    github_env.append_step_summary(
+        "## Monitor: nothing deployed\n\n"
+        f"No deployment is recorded in `{record}` on this runner, so there is no service to "
+        "probe and no sampled input to check for drift. Run the monitor on the machine that "
+        "runs the service (the runner `ml deploy` ran on), or name the deployment with "
+        "`--state-dir` (then a missing record fails the run).\n"
+    )
+    github_env.write_outputs({"status": NOTHING_DEPLOYED, "healthy": None, "drift": None})

@@ -193,7 +193,20 @@ def check_deploy_then_monitor(results: list[ActionResult], repo: Path) -> None:
     assert deploy.outputs["url"] == f"http://127.0.0.1:{SERVE_PORT}"
     version = deploy.outputs["version"]
     assert version and deploy.outputs["champion"] == version
-    assert monitor.outputs["healthy"] == "true"
+    assert monitor.outputs["status"] == "checked" and monitor.outputs["healthy"] == "true"
+
+
+def check_nothing_deployed(results: list[ActionResult], repo: Path) -> None:
+    (monitor,) = results
+    assert monitor.outputs == {"status": "nothing deployed", "healthy": "", "drift": ""}
+    assert monitor.summary.startswith("## Monitor: nothing deployed")
+    assert not (repo / ".deploy").exists()
+
+
+def check_named_state_without_deployment(results: list[ActionResult], repo: Path) -> None:
+    log = results[-1].log
+    assert ".deploy/deployment.json: nothing deployed yet; run `ml deploy`" in log
+    assert "Traceback" not in log
 
 
 def merged_pull_request(fake: FakeGitHub, sha: str) -> None:
@@ -355,6 +368,20 @@ CASES = [
         cleanup=stop_deployment,
         github_before=merged_pull_request,
         github_after=deploy_commented_once,
+    ),
+    Case(
+        # The scheduled monitor on a fresh GitHub-hosted runner: nothing to look at, no failure.
+        "monitor-nothing-deployed",
+        (Call("monitor"),),
+        needs=("monitor",),
+        check=check_nothing_deployed,
+    ),
+    Case(
+        "monitor-named-state-dir-without-deployment",
+        (Call("monitor", {"state-dir": ".deploy"}),),
+        needs=("monitor",),
+        check=check_named_state_without_deployment,
+        fails=True,
     ),
     Case(
         "pull-request-to-default-branch",

@@ -396,9 +396,10 @@ def test_documented_output_values_are_the_ones_the_commands_write() -> None:
     """Where an output takes one of a fixed set of values, its description lists exactly the
     set the command can write. (tests/actions and tests/ml/monitor check the written values.)"""
     from ml.deploy.report import STATUSES
-    from ml.monitor.check import DRIFT_STATUSES
+    from ml.monitor.check import CHECKED, DRIFT_STATUSES, NOTHING_DEPLOYED
 
-    assert output_values("monitor", "drift") == set(DRIFT_STATUSES)
+    assert output_values("monitor", "status") == {CHECKED, NOTHING_DEPLOYED}
+    assert output_values("monitor", "drift") == {*DRIFT_STATUSES, ""}  # empty: nothing deployed
     assert output_values("deploy", "status") == set(STATUSES)
 
 

@@ -47,7 +47,7 @@ def monitor_outputs(deployment, tmp_path, params=None, env=None) -> dict[str, st
 
 def assert_documented(outputs: dict[str, str]) -> None:
     """The values the monitor action's description promises are the ones `ml monitor` writes."""
-    for output in ("healthy", "drift"):
+    for output in ("status", "healthy", "drift"):
         documented = output_values("monitor", output)
         assert documented and outputs[output] in documented, (output, outputs, documented)
 
@@ -77,6 +77,7 @@ def test_healthy_service_and_held_out_inputs_report_no_drift(
     x_test, _ = load_split(prepared_digits, "test")
     predict(deployment, x_test[:120])
     outputs = monitor_outputs(deployment, tmp_path)
+    assert outputs["status"] == "checked"
     assert outputs["healthy"] == "true" and outputs["drift"] == "no drift"
     assert_documented(outputs)
     checked = report(deployment)
@@ -153,7 +154,46 @@ def test_monitor_restarts_a_hung_service(deployment):
     assert served_version(deployment) == sha12(deployment.good)
 
 
-def test_nothing_deployed_is_a_clear_error(tmp_path, deployment):
-    result = monitor(deployment, check=False, state=tmp_path)
+def actions_step(directory) -> dict[str, str]:
+    """The environment of an Actions step without GitHub credentials, writing into `directory`."""
+    (directory / "github_output").write_text("")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GITHUB_")}
+    return env | {
+        "GITHUB_ACTIONS": "true",
+        "GITHUB_OUTPUT": str(directory / "github_output"),
+        "GITHUB_STEP_SUMMARY": str(directory / "summary.md"),
+    }
+
+
+def test_a_fresh_runner_with_nothing_deployed_says_so_and_succeeds(tmp_path):
+    """The scheduled monitor on a GitHub-hosted runner: no deployment, no params, no settings."""
+    workspace, files = tmp_path / "workspace", tmp_path / "files"
+    workspace.mkdir(), files.mkdir()
+    result = run_ml("monitor", cwd=workspace, env=actions_step(files))
+    assert result.returncode == 0, result.stderr
+    outputs = read_outputs(files / "github_output")
+    assert outputs == {"status": "nothing deployed", "healthy": "", "drift": ""}
+    for output, value in outputs.items():
+        assert value in (output_values("monitor", output) or {value}), (output, value)
+    summary = (files / "summary.md").read_text()
+    assert summary.startswith("## Monitor: nothing deployed")
+    assert ".deploy/deployment.json" in summary
+    assert list(workspace.iterdir()) == []  # nothing written where nothing was deployed
+
+
+@pytest.mark.parametrize("given", ["--state-dir", "--url"])
+def test_nothing_deployed_where_a_deployment_was_named_is_a_clear_error(tmp_path, given):
+    value = str(tmp_path / "state") if given == "--state-dir" else "http://127.0.0.1:9"
+    result = run_ml("monitor", f"{given}={value}", cwd=tmp_path, env=actions_step(tmp_path))
     assert result.returncode == 1
     assert "deployment.json: nothing deployed yet; run `ml deploy`" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert read_outputs(tmp_path / "github_output") == {}
+
+
+def test_an_unreadable_deployment_record_is_an_error_even_by_default(tmp_path):
+    (tmp_path / ".deploy").mkdir()
+    (tmp_path / ".deploy/deployment.json").write_text("{not json")
+    result = run_ml("monitor", cwd=tmp_path, env=actions_step(tmp_path))
+    assert result.returncode == 1
+    assert ".deploy/deployment.json: cannot read the deployment record" in result.stderr
