@@ -18,6 +18,7 @@ log = logging.getLogger("ml.deploy")
 
 MARKER = "<!-- runwright-deploy -->"
 ICONS = {True: "✅", False: "❌", None: "⏸️"}
+STATUSES = ("promoted", "rolled back", "failed", "rendered")  # how a deploy ends: `status` output
 
 
 @dataclasses.dataclass
@@ -32,7 +33,7 @@ class DeployReport:
     model_name: str
     target: str
     steps: list[Step] = dataclasses.field(default_factory=list)
-    status: str = "running"  # promoted | rolled back | failed | rendered
+    status: str = "running"  # then one of STATUSES
     version: str | None = None
     champion: str | None = None
     url: str | None = None
@@ -71,13 +72,23 @@ class DeployReport:
         )
         write_json(state_dir / "deployment.json", self.record())
         sha = os.environ.get("GITHUB_SHA")
-        if sha and github_client.configured():
-            try:
-                numbers = github_client.comment_on_pulls_of(sha, markdown)
-            except Exception as exc:  # a failed comment never fails a deploy
-                log.warning("Could not comment on the pull request of %s: %s", sha, exc)
-            else:
-                log.info("Commented on pull request(s) %s", numbers or "none found")
+        if not sha:
+            return
+        if not github_client.configured():
+            if os.environ.get("GITHUB_ACTIONS") == "true":  # in a workflow the comment is expected
+                log.warning(
+                    "Not commenting on the pull request of %s: GITHUB_REPOSITORY and GITHUB_TOKEN "
+                    "must be set (the deploy action passes the job's token; the job needs "
+                    "pull-requests: write)",
+                    sha[:12],
+                )
+            return
+        try:
+            numbers = github_client.comment_on_pulls_of(sha, markdown)
+        except Exception as exc:  # a failed comment never fails a deploy
+            log.warning("Could not comment on the pull request of %s: %s", sha, exc)
+        else:
+            log.info("Commented on pull request(s) %s", numbers or "none found")
 
     def record(self) -> dict:
         return {

@@ -17,6 +17,12 @@ from ml.monitor.restore import restore
 
 log = logging.getLogger("ml.monitor")
 
+# How the drift check ended: the `drift` step output and report["drift"]["status"].
+DRIFT, NO_DRIFT, TOO_FEW_SAMPLES, SKIPPED = "drift", "no drift", "too few samples", "skipped"
+DRIFT_STATUSES = (DRIFT, NO_DRIFT, TOO_FEW_SAMPLES, SKIPPED)
+# Whether there was a deployment to check: the `status` step output.
+CHECKED, NOTHING_DEPLOYED = "checked", "nothing deployed"
+
 
 def monitor_once(
     params: Params,
@@ -60,20 +66,20 @@ def drift_section(target, samples: Path | None, params: Params) -> dict:
     model_file = getattr(target, "model_file", None)
     samples = samples or getattr(target, "samples", None)
     if model_file is None or samples is None:
-        return {"status": "skipped", "detail": f"the {target.name} target keeps no samples here"}
+        return {"status": SKIPPED, "detail": f"the {target.name} target keeps no samples here"}
     try:
         model = load(model_file)
     except ModelLoadError as exc:
-        return {"status": "skipped", "detail": str(exc)}
+        return {"status": SKIPPED, "detail": str(exc)}
     stats = model.metadata.get("reference")
     if not stats:
         return {
-            "status": "skipped",
+            "status": SKIPPED,
             "detail": "the model has no reference statistics; re-export it",
         }
     rows = drift.load_samples(samples, model.version, params.monitor.window_rows)
     result = drift.compare(stats, rows, params.monitor)
-    status = ("drift" if result.drifted else "no drift") if result.enough else "too few samples"
+    status = (DRIFT if result.drifted else NO_DRIFT) if result.enough else TOO_FEW_SAMPLES
     log.info("Drift: %s over %d sampled rows", status, result.rows)
     return {
         "status": status,
@@ -126,8 +132,23 @@ def publish(report: dict, directory: Path) -> None:
     github_env.append_step_summary(markdown)
     github_env.write_outputs(
         {
+            "status": CHECKED,
             "healthy": str(report["healthy"]).lower(),
             "drift": drift_report["status"],
             "issue": alerts.get("issue"),
         }
     )
+
+
+def report_nothing_deployed(state_dir: Path) -> None:
+    """No deployment recorded where the monitor looks by default: say so, check nothing."""
+    record = state_dir / "deployment.json"
+    log.info("Nothing deployed: %s does not exist; nothing to check", record)
+    github_env.append_step_summary(
+        "## Monitor: nothing deployed\n\n"
+        f"No deployment is recorded in `{record}` on this runner, so there is no service to "
+        "probe and no sampled input to check for drift. Run the monitor on the machine that "
+        "runs the service (the runner `ml deploy` ran on), or name the deployment with "
+        "`--state-dir` (then a missing record fails the run).\n"
+    )
+    github_env.write_outputs({"status": NOTHING_DEPLOYED, "healthy": None, "drift": None})

@@ -7,7 +7,9 @@ that `ml deploy` recorded in <state-dir>/deployment.json:
    GitHub issue and, with monitor.retrain_workflow set, dispatch the retraining workflow.
 
 Exit status 1 when the service is down and could not be brought back; drift is reported, not an
-error."""
+error. With nothing recorded in the default state directory (a fresh runner, such as a scheduled
+job on a GitHub-hosted machine) there is nothing to check: that is reported, and is no error.
+Where a deployment was named (--state-dir or --url), a missing record is an error."""
 
 from __future__ import annotations
 
@@ -28,7 +30,13 @@ log = logging.getLogger("ml.monitor")
 
 def main(
     params_path: options.ParamsFile = options.PARAMS,
-    state_dir: options.StateDir = options.STATE_DIR,
+    state_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--state-dir",
+            help=f"Deployment state; default {options.STATE_DIR}, where finding none is no error.",
+        ),
+    ] = None,
     url: Annotated[
         str | None, typer.Option(help="Service address; default: the recorded deployment's.")
     ] = None,
@@ -43,18 +51,20 @@ def main(
     ] = None,
 ) -> None:
     """Probe the deployed service, restore it if it fails, and report input drift."""
-    from ml.monitor.check import monitor_once
+    from ml.monitor.check import monitor_once, report_nothing_deployed
 
+    named = state_dir is not None or url is not None
+    state_dir = state_dir or options.STATE_DIR
+    deployment = recorded_deployment(state_dir)
+    if deployment is None:
+        if named:
+            raise UserError(f"{state_dir}/deployment.json: nothing deployed yet; run `ml deploy`")
+        report_nothing_deployed(state_dir)
+        return
     params = load_params(params_path)
     if retrain_workflow:
         settings = params.monitor.model_copy(update={"retrain_workflow": retrain_workflow})
         params = params.model_copy(update={"monitor": settings})
-    try:
-        deployment = read_json(state_dir / "deployment.json")
-    except (OSError, ValueError):
-        raise UserError(
-            f"{state_dir}/deployment.json: nothing deployed yet; run `ml deploy`"
-        ) from None
     healthy = True
     for number in range(iterations):
         if number:
@@ -63,3 +73,17 @@ def main(
         healthy = report["healthy"]
     if not healthy:
         raise UserError("the service is down and could not be restored; see the monitor report")
+
+
+def recorded_deployment(state_dir: Path) -> dict | None:
+    """What `ml deploy` recorded in `state_dir`, or None when it recorded nothing there."""
+    record = state_dir / "deployment.json"
+    if not record.exists():
+        return None
+    try:
+        deployment = read_json(record)
+    except (OSError, ValueError) as exc:
+        raise UserError(f"{record}: cannot read the deployment record: {exc}") from None
+    if "target" not in deployment:
+        raise UserError(f"{record}: not a deployment record (no target)")
+    return deployment

@@ -20,14 +20,18 @@ import pytest
 import yaml
 
 from ml.cli import COMMANDS
+from ml.deploy.report import MARKER as DEPLOY_MARKER
 from ml.report.markdown import MARKER
+from ml.results.run import ResultPaths
 from tests.actions.harness import ActionResult, Runner, run_action
 from tests.conftest import make_pipeline_repo, tiny_params, tool_env
 from tests.fake_github import FakeGitHub
 from tests.helpers import run, run_ml
+from tests.workflows.kit_files import output_values
 
 pytestmark = pytest.mark.e2e
 
+TUNE_TABLE = ResultPaths().metric_file("tune")  # what `ml report` reads
 FORK_EVENT = {"pull_request": {"number": 7, "head": {"repo": {"full_name": "mallory/kit"}}}}
 
 
@@ -50,6 +54,10 @@ class Case:
     event: dict = field(default_factory=dict)
     params: dict = field(default_factory=dict)  # {section: {key: value}} merged into params.yaml
     cleanup: Callable[[Path], None] | None = None  # runs after the check, pass or fail
+    # What the fake GitHub holds before the job, and what it must hold after: each is given the
+    # fake and GITHUB_SHA (the repository's HEAD, as for a push of it).
+    github_before: Callable[[FakeGitHub, str], None] | None = None
+    github_after: Callable[[FakeGitHub, str], None] | None = None
     unless: Callable[[], str | None] | None = None  # a reason to skip on this machine, or None
 
 
@@ -165,14 +173,18 @@ def check_gpu_required(results: list[ActionResult], repo: Path) -> None:
     assert "requirements/gpu.txt" in log  # says what to fix
 
 
-def check_tune(results: list[ActionResult], repo: Path) -> None:
-    tune = results[-1]
-    table = json.loads((repo / tune.outputs["results"]).read_text())
+def check_tune_then_report(results: list[ActionResult], repo: Path) -> None:
+    _, tune, report = results
+    # The tune action writes its table where `ml report` reads it.
+    assert (repo / tune.outputs["results"]).resolve() == (repo / TUNE_TABLE).resolve()
+    table = json.loads((repo / TUNE_TABLE).read_text())
     assert len(table["trials"]) == 2
     best = table["best"]["overrides"]["learning_rate"]
     assert best in (0.005, 0.01)
     # The winner is written back into params.yaml (the dvc repro is skipped: repro false).
     assert yaml.safe_load((repo / "params.yaml").read_text())["train"]["learning_rate"] == best
+    written = (repo / report.outputs["report"]).read_text()
+    assert "### Architecture search: 2 trials" in written
 
 
 def check_deploy_then_monitor(results: list[ActionResult], repo: Path) -> None:
@@ -181,7 +193,33 @@ def check_deploy_then_monitor(results: list[ActionResult], repo: Path) -> None:
     assert deploy.outputs["url"] == f"http://127.0.0.1:{SERVE_PORT}"
     version = deploy.outputs["version"]
     assert version and deploy.outputs["champion"] == version
-    assert monitor.outputs["healthy"] == "true"
+    assert monitor.outputs["status"] == "checked" and monitor.outputs["healthy"] == "true"
+
+
+def check_nothing_deployed(results: list[ActionResult], repo: Path) -> None:
+    (monitor,) = results
+    assert monitor.outputs == {"status": "nothing deployed", "healthy": "", "drift": ""}
+    assert monitor.summary.startswith("## Monitor: nothing deployed")
+    assert not (repo / ".deploy").exists()
+
+
+def check_named_state_without_deployment(results: list[ActionResult], repo: Path) -> None:
+    log = results[-1].log
+    assert ".deploy/deployment.json: nothing deployed yet; run `ml deploy`" in log
+    assert "Traceback" not in log
+
+
+def merged_pull_request(fake: FakeGitHub, sha: str) -> None:
+    """The push to main that the release job deploys is the merge of pull request #5."""
+    fake.add_pull(5, head="better-model", merge_commit_sha=sha)
+
+
+def deploy_commented_once(fake: FakeGitHub, sha: str) -> None:
+    (pull,) = [pull for pull in fake.pulls if pull["merge_commit_sha"] == sha]
+    comments = fake.comments.get(pull["number"], [])
+    assert len(comments) == 1, f"{len(comments)} comments on the merged pull request"
+    assert DEPLOY_MARKER in comments[0]["body"]
+    assert "promoted" in comments[0]["body"]
 
 
 def stop_deployment(repo: Path) -> None:
@@ -307,10 +345,10 @@ CASES = [
         fails=True,
     ),
     Case(
-        "tune",
-        (Call("train"), Call("tune", {"repro": "false"})),
-        needs=("repro", "tune"),
-        check=check_tune,
+        "tune-then-report",
+        (Call("train"), Call("tune", {"repro": "false"}), Call("report", {"post": "false"})),
+        needs=("repro", "tune", "report"),
+        check=check_tune_then_report,
         repo="trained",
         params={
             "tune": {
@@ -328,6 +366,22 @@ CASES = [
         repo="trained",
         params={"serve": {"port": SERVE_PORT, "workers": 1}},
         cleanup=stop_deployment,
+        github_before=merged_pull_request,
+        github_after=deploy_commented_once,
+    ),
+    Case(
+        # The scheduled monitor on a fresh GitHub-hosted runner: nothing to look at, no failure.
+        "monitor-nothing-deployed",
+        (Call("monitor"),),
+        needs=("monitor",),
+        check=check_nothing_deployed,
+    ),
+    Case(
+        "monitor-named-state-dir-without-deployment",
+        (Call("monitor", {"state-dir": ".deploy"}),),
+        needs=("monitor",),
+        check=check_named_state_without_deployment,
+        fails=True,
     ),
     Case(
         "pull-request-to-default-branch",
@@ -358,8 +412,8 @@ def trained(origin: Path) -> dict:
     outputs and run-cache of the whole pipeline."""
     base = clone(origin, origin.parent / "base")
     (base_case,) = [case for case in CASES if case.repo == "base"]
-    results = run_job(base_case, base, origin.parent / "base-temp")
-    return {"repo": base, "results": results, "remote": origin.parent / "remote"}
+    ran = run_job(base_case, base, origin.parent / "base-temp")
+    return {"repo": base, "ran": ran, "remote": origin.parent / "remote"}
 
 
 def clone(source: Path, path: Path, *options: str) -> Path:
@@ -367,21 +421,35 @@ def clone(source: Path, path: Path, *options: str) -> Path:
     return path
 
 
-def run_job(case: Case, repo: Path, temp: Path) -> list[ActionResult]:
+@dataclass
+class Ran:
+    results: list[ActionResult]
+    github: FakeGitHub  # stopped, its state kept for the checks
+    sha: str
+
+
+def run_job(case: Case, repo: Path, temp: Path) -> Ran:
     """The case's actions in order, like the steps of one job; stops at the first failure."""
     temp.mkdir(parents=True, exist_ok=True)
     done: dict[str, ActionResult] = {}
+    sha = run(["git", "rev-parse", "HEAD"], repo, tool_env(repo)).stdout.strip()
     with FakeGitHub(repository="octo/kit") as fake:
+        if case.github_before:
+            case.github_before(fake, sha)
         github = {"token": fake.token, "run_id": "1", "run_attempt": "1", "job": "harness"}
         github |= {"repository": fake.repository, "workspace": str(repo), "event": case.event}
+        github |= {"sha": sha}
         runner = Runner(cwd=repo, env=tool_env(repo), temp=temp, github=github, event=case.event)
+        # The runner sets these for every step; the token only reaches a step through `env:`.
         runner.env |= {"GITHUB_API_URL": fake.url, "GITHUB_REPOSITORY": fake.repository}
+        runner.env |= {"GITHUB_SHA": sha}
+        runner.env.pop("GITHUB_TOKEN", None)
         for call in case.job:
             inputs = {key: fill(value, done) for key, value in call.inputs.items()}
             done[call.action] = run_action(call.action, inputs, runner)
             if done[call.action].failed:
                 break
-    return list(done.values())
+    return Ran(list(done.values()), fake, sha)
 
 
 def merge_params(path: Path, sections: dict) -> None:
@@ -389,6 +457,15 @@ def merge_params(path: Path, sections: dict) -> None:
     for section, values in sections.items():
         params.setdefault(section, {}).update(values)
     path.write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+def assert_documented_outputs(action: str, result: ActionResult) -> None:
+    """Each output whose description lists its values (kit_files.output_values) took one."""
+    if result.failed:
+        return  # a failed step's outputs are whatever it wrote before it failed
+    for output, value in result.outputs.items():
+        values = output_values(action, output)
+        assert values is None or value in values, f"{action}: {output}={value!r}, not in {values}"
 
 
 def fill(value: str, done: dict[str, ActionResult]) -> str:
@@ -408,7 +485,7 @@ def test_action(case: Case, origin: Path, request: pytest.FixtureRequest, tmp_pa
         pytest.skip(reason)
     if case.repo == "base":
         trained = request.getfixturevalue("trained")
-        results, repo = trained["results"], trained["repo"]
+        ran, repo = trained["ran"], trained["repo"]
     else:
         # Own origin and DVC remote per case: pushes stay in the case.
         clone(origin, tmp_path / "origin.git", "--bare")
@@ -420,13 +497,18 @@ def test_action(case: Case, origin: Path, request: pytest.FixtureRequest, tmp_pa
         run(modify, repo, tool_env(repo))
         if case.params:
             merge_params(repo / "params.yaml", case.params)
-        results = run_job(case, repo, tmp_path / "temp")
+        ran = run_job(case, repo, tmp_path / "temp")
+    results = ran.results
     try:
         assert [result.failed for result in results[:-1]] == [False] * (len(results) - 1), [
             result.log for result in results
         ]
         assert results[-1].failed == case.fails, results[-1].log
+        for call, result in zip(case.job, results, strict=False):
+            assert_documented_outputs(call.action, result)
         case.check(results, repo)
+        if case.github_after:
+            case.github_after(ran.github, ran.sha)
     finally:
         if case.cleanup:
             case.cleanup(repo)

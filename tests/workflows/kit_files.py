@@ -85,6 +85,19 @@ def actions() -> dict[str, YamlFile]:
     return {path.parent.name: load(path) for path in sorted(ACTIONS.glob("*/action.yml"))}
 
 
+def output_values(action: str, output: str) -> set[str] | None:
+    """The values actions/<action>'s `output` is documented to take, or None where its
+    description names no fixed set: each value in backquotes (`drift`, `no drift`), true and false
+    for "(true or false)", and the empty string where the description says when it is empty."""
+    description = " ".join(actions()[action].data["outputs"][output]["description"].split())
+    values = set(re.findall(r"`([^`]*)`", description))
+    if "(true or false)" in description:
+        values |= {"true", "false"}
+    if values and "empty" in description:
+        values.add("")
+    return values or None
+
+
 def all_files() -> tuple[YamlFile, ...]:
     return (*workflows(), *actions().values())
 

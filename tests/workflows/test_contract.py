@@ -16,6 +16,7 @@ from typer.main import get_command
 from ml import options
 from ml.cli import COMMANDS, app
 from ml.config import Params
+from ml.results.run import ResultPaths
 from tests.paths import REPO_ROOT
 from tests.workflows import rules
 from tests.workflows.kit_files import (
@@ -27,6 +28,7 @@ from tests.workflows.kit_files import (
     all_files,
     kit_workflows,
     local_action,
+    output_values,
     steps_of,
     workflows,
 )
@@ -192,6 +194,72 @@ def test_calls_to_reusable_workflows_match_their_inputs_and_secrets(file: YamlFi
             assert key in secrets, f"{file.name}: job {job_id} passes unknown secret {key}"
 
 
+# --- permissions: what each job's actions do on GitHub with the job's token --------------------
+
+LEVELS = {"none": 0, "read": 1, "write": 2}
+
+
+def granted(job: dict) -> dict[str, int]:
+    """A job's `permissions:` as {scope: level}; a scope not listed is none."""
+    permissions = job.get("permissions") or {}
+    assert isinstance(permissions, dict), f"permissions listed per scope, not {permissions!r}"
+    return {scope: LEVELS[level] for scope, level in permissions.items()}
+
+
+def needed_by(name: str | None, step: dict) -> dict[str, str]:
+    """The permissions kit action `name` needs, used as `step`, for its command's API calls."""
+    if name == "deploy":  # comments the deploy report on the merged pull request
+        return {"pull-requests": "write"}
+    if name == "monitor":  # opens or updates the issue about drift or an unhealthy service
+        return {"issues": "write"}
+    if name == "pull-request":  # pushes the results branch, opens its pull request
+        return {"contents": "write", "pull-requests": "write"}
+    if name == "report" and str((step.get("with") or {}).get("post", "true")) != "false":
+        return {"pull-requests": "write"}  # posts the sticky comment
+    return {}
+
+
+def test_jobs_grant_what_their_actions_do_on_github() -> None:
+    checked = set()
+    for file in workflows():
+        for job_id, job in file.jobs.items():
+            for step in job.get("steps") or []:
+                name = local_action(str(step.get("uses", "")))
+                for scope, level in needed_by(name, step).items():
+                    has = granted(job).get(scope, 0)
+                    assert has >= LEVELS[level], f"{file.name}: {job_id} needs {scope}: {level}"
+                    checked.add(name)
+    assert checked >= {"deploy", "monitor", "pull-request", "report"}, checked
+
+
+@pytest.mark.parametrize("name", sorted(actions()))
+def test_actions_hand_their_command_the_token_they_take(name: str) -> None:
+    """Actions runs no step with GITHUB_TOKEN in its environment unless `env:` puts it there."""
+    declared = actions()[name].data.get("inputs") or {}
+    wants_token = bool(needed_by(name, {}))
+    assert ("github-token" in declared) == wants_token, f"{name}: a github-token input"
+    if wants_token:
+        assert declared["github-token"]["default"] == "${{ github.token }}", name
+        for where, step in steps_of(actions()[name]):
+            if "python -m ml" in str(step.get("run", "")):
+                env = step.get("env") or {}
+                assert env.get("GITHUB_TOKEN") == "${{ inputs.github-token }}", where
+
+
+@pytest.mark.parametrize("file", workflows(), ids=ids(workflows()))
+def test_callers_grant_what_the_called_jobs_ask_for(file: YamlFile) -> None:
+    """GitHub refuses to run a called workflow whose job asks for more than its caller grants."""
+    for job_id, job in file.jobs.items():
+        if "uses" not in job:
+            continue
+        given = granted(job)
+        for called_id, called_job in called_workflow(file, job["uses"]).jobs.items():
+            for scope, level in granted(called_job).items():
+                assert given.get(scope, 0) >= level, (
+                    f"{file.name}: job {job_id} grants {scope} less than {called_id} asks for"
+                )
+
+
 @pytest.mark.parametrize("file", all_files(), ids=ids(all_files()))
 def test_local_actions_exist_and_get_only_their_inputs(file: YamlFile) -> None:
     for where, step in steps_of(file):
@@ -314,6 +382,25 @@ def test_actions_call_existing_ml_commands_with_existing_options(name: str) -> N
             flag = arg.split("=", 1)[0]
             if flag.startswith("--"):
                 assert flag in known, f"{name}: ml {command} has no option {flag}"
+
+
+def test_the_tune_action_writes_its_table_where_ml_tune_and_the_report_do() -> None:
+    default = actions()["tune"].data["inputs"]["out"]["default"]
+    command = GROUP.get_command(typer.Context(GROUP), "tune")
+    assert command is not None
+    (out,) = [param for param in command.params if param.name == "out"]
+    assert default == str(out.default) == ResultPaths().metric_file("tune")
+
+
+def test_documented_output_values_are_the_ones_the_commands_write() -> None:
+    """Where an output takes one of a fixed set of values, its description lists exactly the
+    set the command can write. (tests/actions and tests/ml/monitor check the written values.)"""
+    from ml.deploy.report import STATUSES
+    from ml.monitor.check import CHECKED, DRIFT_STATUSES, NOTHING_DEPLOYED
+
+    assert output_values("monitor", "status") == {CHECKED, NOTHING_DEPLOYED}
+    assert output_values("monitor", "drift") == {*DRIFT_STATUSES, ""}  # empty: nothing deployed
+    assert output_values("deploy", "status") == set(STATUSES)
 
 
 def test_dvc_stages_are_ml_commands_with_their_own_params_section() -> None:

@@ -69,3 +69,15 @@ def test_publish_writes_the_summary_the_outputs_and_the_record(actions_files):
         ("smoke test", False),
         ("promote", None),
     ]
+
+
+def test_publish_in_a_workflow_without_a_token_says_why_nothing_was_commented(
+    actions_files, monkeypatch, caplog
+):
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    monkeypatch.setenv("GITHUB_REPOSITORY", "octo/models")
+    with caplog.at_level("WARNING", logger="ml.deploy"):
+        rolled_back().publish(actions_files / "state")
+    (warning,) = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert "Not commenting on the pull request of c0ffeec0ffee" in warning
+    assert "GITHUB_TOKEN" in warning and "pull-requests: write" in warning

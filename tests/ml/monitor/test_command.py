@@ -17,8 +17,9 @@ import yaml
 from ml.io import load_split
 from tests.deployment import sha12
 from tests.fake_github import FakeGitHub, dispatch_inputs
-from tests.helpers import run_ml
+from tests.helpers import read_outputs, run_ml
 from tests.paths import REPO_ROOT
+from tests.workflows.kit_files import output_values
 
 pytestmark = pytest.mark.e2e
 
@@ -34,6 +35,21 @@ def monitor(deployment, params=None, env=None, check=True, state=None):
         env=deployment.env | (env or {}),
         check=check,
     )
+
+
+def monitor_outputs(deployment, tmp_path, params=None, env=None) -> dict[str, str]:
+    """`ml monitor` in an Actions step: what it writes to GITHUB_OUTPUT."""
+    outputs = tmp_path / "github_output"
+    outputs.write_text("")
+    monitor(deployment, params, (env or {}) | {"GITHUB_OUTPUT": str(outputs)})
+    return read_outputs(outputs)
+
+
+def assert_documented(outputs: dict[str, str]) -> None:
+    """The values the monitor action's description promises are the ones `ml monitor` writes."""
+    for output in ("status", "healthy", "drift"):
+        documented = output_values("monitor", output)
+        assert documented and outputs[output] in documented, (output, outputs, documented)
 
 
 def report(deployment) -> dict:
@@ -55,10 +71,15 @@ def served_version(deployment) -> str:
     return httpx.get(f"{deployment.url}/v2/models/digits").json()["versions"][0]
 
 
-def test_healthy_service_and_held_out_inputs_report_no_drift(deployment, prepared_digits):
+def test_healthy_service_and_held_out_inputs_report_no_drift(
+    deployment, prepared_digits, tmp_path
+):
     x_test, _ = load_split(prepared_digits, "test")
     predict(deployment, x_test[:120])
-    monitor(deployment)
+    outputs = monitor_outputs(deployment, tmp_path)
+    assert outputs["status"] == "checked"
+    assert outputs["healthy"] == "true" and outputs["drift"] == "no drift"
+    assert_documented(outputs)
     checked = report(deployment)
     assert checked["healthy"] and checked["actions"] == []
     assert checked["drift"]["status"] == "no drift"
@@ -78,7 +99,9 @@ def test_drift_opens_one_issue_and_dispatches_retraining(deployment, prepared_di
         retrain = REPO_ROOT / ".github/workflows/retrain.yml"
         github.declare_workflow("retrain.yml", dispatch_inputs(retrain))
         monitor(deployment, drift_params, github.environment())
-        monitor(deployment, drift_params, github.environment())
+        outputs = monitor_outputs(deployment, tmp_path, drift_params, github.environment())
+    assert outputs["drift"] == "drift" and outputs["issue"] == str(checked_issue(github))
+    assert_documented(outputs)
     checked = report(deployment)
     assert checked["drift"]["status"] == "drift"
     assert len(checked["drift"]["drifted_columns"]) > 20
@@ -89,6 +112,11 @@ def test_drift_opens_one_issue_and_dispatches_retraining(deployment, prepared_di
     assert checked["alerts"]["issue_action"] == "updated"
     assert [(d["workflow"], d["ref"]) for d in github.dispatches] == [("retrain.yml", "main")] * 2
     assert checked["alerts"]["dispatched"] == "retrain.yml"
+
+
+def checked_issue(github: FakeGitHub) -> int:
+    (number,) = github.issues
+    return number
 
 
 def test_monitor_redeploys_the_champion_after_kill_9(deployment):
@@ -126,7 +154,46 @@ def test_monitor_restarts_a_hung_service(deployment):
     assert served_version(deployment) == sha12(deployment.good)
 
 
-def test_nothing_deployed_is_a_clear_error(tmp_path, deployment):
-    result = monitor(deployment, check=False, state=tmp_path)
+def actions_step(directory) -> dict[str, str]:
+    """The environment of an Actions step without GitHub credentials, writing into `directory`."""
+    (directory / "github_output").write_text("")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GITHUB_")}
+    return env | {
+        "GITHUB_ACTIONS": "true",
+        "GITHUB_OUTPUT": str(directory / "github_output"),
+        "GITHUB_STEP_SUMMARY": str(directory / "summary.md"),
+    }
+
+
+def test_a_fresh_runner_with_nothing_deployed_says_so_and_succeeds(tmp_path):
+    """The scheduled monitor on a GitHub-hosted runner: no deployment, no params, no settings."""
+    workspace, files = tmp_path / "workspace", tmp_path / "files"
+    workspace.mkdir(), files.mkdir()
+    result = run_ml("monitor", cwd=workspace, env=actions_step(files))
+    assert result.returncode == 0, result.stderr
+    outputs = read_outputs(files / "github_output")
+    assert outputs == {"status": "nothing deployed", "healthy": "", "drift": ""}
+    for output, value in outputs.items():
+        assert value in (output_values("monitor", output) or {value}), (output, value)
+    summary = (files / "summary.md").read_text()
+    assert summary.startswith("## Monitor: nothing deployed")
+    assert ".deploy/deployment.json" in summary
+    assert list(workspace.iterdir()) == []  # nothing written where nothing was deployed
+
+
+@pytest.mark.parametrize("given", ["--state-dir", "--url"])
+def test_nothing_deployed_where_a_deployment_was_named_is_a_clear_error(tmp_path, given):
+    value = str(tmp_path / "state") if given == "--state-dir" else "http://127.0.0.1:9"
+    result = run_ml("monitor", f"{given}={value}", cwd=tmp_path, env=actions_step(tmp_path))
     assert result.returncode == 1
     assert "deployment.json: nothing deployed yet; run `ml deploy`" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert read_outputs(tmp_path / "github_output") == {}
+
+
+def test_an_unreadable_deployment_record_is_an_error_even_by_default(tmp_path):
+    (tmp_path / ".deploy").mkdir()
+    (tmp_path / ".deploy/deployment.json").write_text("{not json")
+    result = run_ml("monitor", cwd=tmp_path, env=actions_step(tmp_path))
+    assert result.returncode == 1
+    assert ".deploy/deployment.json: cannot read the deployment record" in result.stderr
