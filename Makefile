@@ -13,7 +13,7 @@ export UV_COMPILE_BYTECODE := 1
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup run test lint lint-workflows action-docs format lock bench mlflow-ui mlflow-server mermaid wheelhouse image clean
+.PHONY: help setup run test test-docker lint lint-workflows action-docs format lock bench mlflow-ui mlflow-server mermaid wheelhouse image clean
 
 help: ## List the targets.
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -35,6 +35,9 @@ test: $(STAMP) ## Run lint and the test suite (CPU only).
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -n 2 --dist loadfile
+
+test-docker: wheelhouse ## `make test` with a private Docker daemon (root, dockerd, debootstrap).
+	bash scripts/docker-test-daemon.sh $(MAKE) test
 
 lint: $(STAMP) lint-workflows ## Lint and check formatting, workflows and actions included.
 	$(BIN)/ruff check .
@@ -67,7 +70,7 @@ lock: ## Re-resolve the hashed lock files after editing pyproject.toml or requir
 	uv pip compile requirements/janitor.in $(LOCK_FLAGS) -o requirements/janitor.txt
 	uv pip compile requirements/serve.in $(LOCK_FLAGS) -c requirements/dev.txt -o requirements/serve.txt
 
-wheelhouse: ## Download the serving image's wheels (Linux x86-64, CPython 3.11) into build/wheelhouse.
+wheelhouse: $(STAMP) ## Download the serving image's wheels (Linux x86-64, CPython 3.11) into build/wheelhouse.
 	uvx --from pip pip download --quiet --require-hashes --only-binary=:all: \
 		--platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 \
 		--platform manylinux2014_x86_64 --python-version 3.11 --implementation cp \

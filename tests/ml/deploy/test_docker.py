@@ -1,8 +1,11 @@
 """The serving image: its Dockerfile passes hadolint, its build context holds every file it
 copies, those files are enough to serve, the docker target's tag changes with every input of
 the build (checked against a stand-in `docker` that records its command lines), and, where a
-Docker daemon answers, it builds and serves a model. Without a daemon the build test is skipped
-with the reason, and the docker target fails with a clear message."""
+Docker daemon answers (scripts/docker-test-daemon.sh starts one, with a base image it imports
+as RUNWRIGHT_TEST_BASE_IMAGE), the real image: built, run, healthy, serving metadata and
+predictions; `ml deploy --target docker` promoting a version, rolling back one that fails its
+smoke test, and `--stop`. Without a daemon those tests skip with the reason, and the docker
+target fails with a clear message."""
 
 from __future__ import annotations
 
@@ -11,14 +14,21 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
+import numpy as np
+import onnxruntime as ort
 import pytest
+import yaml
 
 from ml.config import parse_params
 from ml.deploy.docker import IMAGE_INPUTS, DockerError, DockerTarget
 from ml.deploy.registry import RegisteredModel
+from ml.io import load_split
+from tests.conftest import tool_env
+from tests.deployment import Deployment, deploy_params, sha12
 from tests.docker_context import (
     copy_into_image,
     copy_sources,
@@ -27,7 +37,7 @@ from tests.docker_context import (
     run_module_command,
 )
 from tests.paths import REPO_ROOT
-from tests.serving import free_port, wait_ready
+from tests.serving import free_port, linear_model, wait_ready
 
 HADOLINT = Path(sys.executable).parent / "hadolint"
 
@@ -213,15 +223,28 @@ def test_docker_target_without_a_daemon_fails_clearly(tmp_path):
         target.deploy(model, timeout=5)
 
 
-@pytest.mark.e2e
-def test_image_builds_and_serves(digits_onnx, tmp_path):
+def base_image() -> list[str]:
+    """The `docker build` flags for the base image the daemon has: scripts/docker-test-daemon.sh
+    imports one made with debootstrap, as nothing can be pulled there."""
+    base = os.environ.get("RUNWRIGHT_TEST_BASE_IMAGE")
+    return ["--build-arg", f"BASE_IMAGE={base}"] if base else []
+
+
+def skip_without_docker() -> None:
     reason = docker_daemon()
     if reason:
-        pytest.skip(reason)
+        pytest.skip(f"{reason} (scripts/docker-test-daemon.sh starts one)")
     if not any((REPO_ROOT / "build/wheelhouse").glob("*.whl")):
         pytest.skip("build/wheelhouse is empty: run `make wheelhouse` first")
+
+
+@pytest.mark.e2e
+def test_image_builds_and_serves(digits_onnx, prepared_digits, tmp_path):
+    skip_without_docker()
     tag = "runwright-serve:test"
-    subprocess.run(["docker", "build", "-t", tag, str(REPO_ROOT)], check=True, timeout=900)
+    subprocess.run(
+        ["docker", "build", *base_image(), "-t", tag, str(REPO_ROOT)], check=True, timeout=900
+    )
     models = tmp_path / "models"
     models.mkdir()
     shutil.copy(digits_onnx, models / "model.onnx")
@@ -250,26 +273,131 @@ def test_image_builds_and_serves(digits_onnx, tmp_path):
         capture_output=True,
         text=True,
     ).stdout.strip()
+    url = f"http://127.0.0.1:{port}"
     try:
-        wait_ready(f"http://127.0.0.1:{port}")
-        metadata = httpx.get(f"http://127.0.0.1:{port}/v2/models/digits").json()
+        wait_ready(url)
+        assert httpx.get(f"{url}/v2/health/live").json() == {"live": True}
+        metadata = httpx.get(f"{url}/v2/models/digits").json()
         assert metadata["inputs"][0]["shape"] == [-1, 8, 8, 1]
-        listing = subprocess.run(
-            [
-                "docker",
-                "run",
-                "--rm",
-                "--entrypoint",
-                "python3",
-                tag,
-                "-c",
-                "import importlib.util as u; print([m for m in ('tensorflow', 'keras', 'pandas', "
-                "'mlflow', 'onnx') if u.find_spec(m)])",
-            ],
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout
-        assert listing.strip() == "[]"  # onnxruntime only: no training stack in the image
+        assert metadata["versions"] == [sha12(digits_onnx)]
+        # The container's predictions are onnxruntime's on the host, to float precision.
+        rows = load_split(prepared_digits, "test")[0][:5]
+        request = {
+            "inputs": [
+                {
+                    "name": "image",
+                    "shape": list(rows.shape),
+                    "datatype": "FP32",
+                    "data": rows.tolist(),
+                }
+            ]
+        }
+        response = httpx.post(f"{url}/v2/models/digits/infer", json=request, timeout=30)
+        assert response.status_code == 200, response.text
+        probabilities, labels = response.json()["outputs"]
+        session = ort.InferenceSession(str(digits_onnx), providers=["CPUExecutionProvider"])
+        expected = session.run(None, {"image": rows})[0]
+        served = np.asarray(probabilities["data"], dtype=np.float32).reshape(expected.shape)
+        np.testing.assert_allclose(served, expected, atol=1e-5)
+        assert labels["data"] == [str(label) for label in expected.argmax(1)]
+        health = ""
+        for _ in range(60):  # the image's HEALTHCHECK runs 10 s after the start, then every 10 s
+            health = docker_output("inspect", "--format", "{{.State.Health.Status}}", container)
+            if health != "starting":
+                break
+            time.sleep(0.5)
+        assert health == "healthy"
+        listing = docker_output(
+            "run",
+            "--rm",
+            "--entrypoint",
+            "python3",
+            tag,
+            "-c",
+            "import importlib.util as u; print([m for m in ('tensorflow', 'keras', 'pandas', "
+            "'mlflow', 'onnx') if u.find_spec(m)])",
+        )
+        assert listing == "[]"  # onnxruntime only: no training stack in the image
     finally:
         subprocess.run(["docker", "rm", "--force", container], capture_output=True)
+
+
+def docker_output(*args: str) -> str:
+    return subprocess.run(
+        ["docker", *args], check=True, capture_output=True, text=True, timeout=120
+    ).stdout.strip()
+
+
+@pytest.fixture(scope="module")
+def docker_deployment(prepared_digits, tmp_path_factory):
+    """The digits model deployed with `ml deploy --target docker`, built from this checkout (the
+    docker target builds from the working directory), state and registry in a temporary
+    directory; `--stop` at the end."""
+    skip_without_docker()
+    root = tmp_path_factory.mktemp("docker-deployment")
+    port = free_port()
+    params_path = deploy_params(root / "params.yaml", free_port())
+    params = yaml.safe_load(params_path.read_text())
+    params["deploy"]["target"] = "docker"
+    params["deploy"]["docker"] = {"image": "runwright-serve-test", "port": port}
+    if base := os.environ.get("RUNWRIGHT_TEST_BASE_IMAGE"):
+        params["deploy"]["docker"]["base_image"] = base
+    params_path.write_text(yaml.safe_dump(params, sort_keys=False))
+    deployed = Deployment(
+        root=REPO_ROOT,
+        params=params_path,
+        state=root / ".deploy",
+        env=tool_env(root) | {"MLFLOW_TRACKING_URI": f"sqlite:///{root / 'mlflow.db'}"},
+        url=f"http://127.0.0.1:{port}",
+        good=linear_model(prepared_digits, root / "good.onnx"),
+        bad=linear_model(prepared_digits, root / "bad.onnx", weight_scale=0.0),
+    )
+    first = deployed.deploy(deployed.good, check=False)
+    assert first.returncode == 0, first.stderr[-3000:]
+    yield deployed
+    deployed.deploy(deployed.good, "--stop", check=False)
+    subprocess.run(["docker", "rm", "--force", "runwright-digits"], capture_output=True)
+
+
+def served_version(deployment: Deployment) -> str:
+    return httpx.get(f"{deployment.url}/v2/models/digits").json()["versions"][0]
+
+
+@pytest.mark.e2e
+def test_ml_deploy_to_docker_promotes_then_rolls_back_a_failing_version(docker_deployment):
+    deployed = docker_deployment
+    record = json.loads((deployed.state / "deployment.json").read_text())
+    assert record["status"] == "promoted" and record["champion"] == "1"
+    assert served_version(deployed) == sha12(deployed.good)
+    image = docker_output("inspect", "--format", "{{.Config.Image}}", "runwright-digits")
+    assert image.startswith("runwright-serve-test:")
+    assert docker_output("inspect", "--format", "{{.State.Running}}", "runwright-digits") == "true"
+
+    result = deployed.deploy(deployed.bad, check=False)
+    assert result.returncode == 1, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr
+    assert "was not promoted (rolled back); champion: version 1" in result.stderr
+    assert "below deploy.smoke.min_accuracy 0.5" in result.stderr
+    record = json.loads((deployed.state / "deployment.json").read_text())
+    assert record["status"] == "rolled back"
+    assert [(step["name"], step["ok"]) for step in record["steps"]] == [
+        ("register", True),
+        ("deploy", True),
+        ("smoke test", False),
+        ("roll back", True),
+        ("smoke test", True),
+    ]
+    assert served_version(deployed) == sha12(deployed.good)
+    # The same container serves throughout: a new model is a file in its mounted directory.
+    after = docker_output("inspect", "--format", "{{.Config.Image}}", "runwright-digits")
+    assert after == image
+
+
+@pytest.mark.e2e
+def test_ml_deploy_stop_removes_the_container(docker_deployment):
+    deployed = docker_deployment
+    deployed.deploy(deployed.good, "--stop")
+    listed = docker_output("ps", "--all", "--quiet", "--filter", "name=^runwright-digits$")
+    assert listed == ""
+    with pytest.raises(httpx.TransportError):
+        httpx.get(f"{deployed.url}/v2/health/ready", timeout=2)
