@@ -38,6 +38,14 @@ base_tar=$cache/base-bookworm.tar
 docker=/usr/bin/docker
 [ -x "$docker" ] || docker=docker
 
+# One private daemon at a time on a machine: they would share the docker0 bridge and the cache.
+mkdir -p "$cache"
+exec 9>"$cache/lock"
+if ! flock --nonblock 9; then
+  echo "waiting for another $0 on this machine to finish" >&2
+  flock 9
+fi
+
 # What dockerd makes outside its roots, and was not there before: removed at the end.
 bridge_existed="" run_docker_existed=""
 if [ -e /sys/class/net/docker0 ]; then bridge_existed=yes; fi
@@ -88,7 +96,7 @@ setsid dockerd \
   --data-root "$root/data" --exec-root "$root/exec" --pidfile "$root/dockerd.pid" \
   -H "unix://$socket" --storage-driver=overlay2 \
   --iptables=false --ip6tables=false --ip-forward=false --ip-masq=false \
-  >"$root/dockerd.log" 2>&1 &
+  >"$root/dockerd.log" 2>&1 9>&- &
 pid=$!
 until "$docker" info >/dev/null 2>&1; do
   if ! kill -0 "$pid" 2>/dev/null || ((SECONDS - started > 60)); then
@@ -118,7 +126,6 @@ if [ ! -s "$base_tar" ]; then
     exit 1
   }
   rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/*
-  mkdir -p "$cache"
   tar -C "$rootfs" --numeric-owner -cf "$base_tar.tmp" .
   mv "$base_tar.tmp" "$base_tar"
   rm -rf "$rootfs"
