@@ -160,7 +160,12 @@ class ActHome:
                 [str(Path(sys.executable).parent / "uv"), "cache", "dir"],
                 capture_output=True, text=True, check=True,
             ).stdout.strip()  # fmt: skip
-            subprocess.run(["cp", "-al", shared, str(private)], check=True)
+            # Other uv processes may replace entries meanwhile: a file gone mid-copy is retried.
+            for _ in range(3):
+                shutil.rmtree(private, ignore_errors=True)
+                copied = subprocess.run(["cp", "-al", shared, str(private)], capture_output=True)
+                if copied.returncode == 0:
+                    break
         return private
 
     def run(
