@@ -15,7 +15,7 @@ with their new name (RENAMED); this module imports only typer, so the serving im
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -76,34 +76,23 @@ Push = Annotated[
 ]
 
 
-def model_file(help: str) -> Any:
-    """`--model`: a model file, Keras or ONNX, which `help` names."""
-    return typer.Option("--model", help=help)
+def _with_help(flag: str, meaning: str) -> Callable[[str], Any]:
+    """An option whose spelling and meaning are fixed here and whose help each command writes
+    (it names that command's own file)."""
+
+    def option(help: str) -> Any:
+        return typer.Option(flag, help=help)
+
+    option.__doc__ = f"`{flag}`: {meaning}"
+    return option
 
 
-def metrics_file(help: str) -> Any:
-    """`--metrics`: one metrics JSON file, which `help` names."""
-    return typer.Option("--metrics", help=help)
-
-
-def train_metrics_file(help: str) -> Any:
-    """`--train-metrics`: metrics/train.json, read for what `help` says."""
-    return typer.Option("--train-metrics", help=help)
-
-
-def plots_dir(help: str) -> Any:
-    """`--plots`: a directory of plot data for `dvc plots`."""
-    return typer.Option("--plots", help=help)
-
-
-def out(help: str) -> Any:
-    """`--out`: where the command writes its main result, which `help` names."""
-    return typer.Option("--out", help=help)
-
-
-def samples_dir(help: str) -> Any:
-    """`--samples`: the directory of inputs sampled by the service, read by the monitor."""
-    return typer.Option("--samples", help=help)
+model_file = _with_help("--model", "a model file, Keras or ONNX")
+metrics_file = _with_help("--metrics", "one metrics JSON file")
+train_metrics_file = _with_help("--train-metrics", "metrics/train.json")
+plots_dir = _with_help("--plots", "a directory of plot data for `dvc plots`")
+out = _with_help("--out", "where the command writes its main result")
+samples_dir = _with_help("--samples", "the directory of inputs sampled by the service")
 
 
 # Old spellings, refused before any work with the new one (ml.cli): command -> {old: (new, what
