@@ -21,11 +21,13 @@ from pathlib import Path
 import httpx
 import numpy as np
 import onnx
+import pytest
 import yaml
 from onnx import TensorProto, helper, numpy_helper
 
 from ml import onnx_model, reference
 from ml.io import load_split, read_json
+from ml.serve.validation import RequestError
 from tests.paths import REPO_ROOT
 
 
@@ -169,3 +171,11 @@ def stop_group(process: subprocess.Popen, timeout: float = 15.0) -> int:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
     return process.returncode
+
+
+def rejected(call, *args, status=400) -> str:
+    """The message of the RequestError that `call(*args)` raises, checking its HTTP status."""
+    with pytest.raises(RequestError) as caught:
+        call(*args)
+    assert caught.value.status == status
+    return caught.value.message

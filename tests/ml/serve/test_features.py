@@ -8,20 +8,13 @@ import numpy as np
 import pytest
 
 from ml.serve.features import NamedFeatures
-from ml.serve.validation import RequestError
+from tests.serving import rejected
 
 ENCODING: dict[str, list] = {
     "numeric": [{"name": "age", "fill": 40.0}, {"name": "income", "fill": 50.0}],
     "categorical": [{"name": "city", "fill": "Lyon", "categories": ["Lyon", "Nice", "Paris"]}],
     "encoded_columns": ["age", "income", "city=Lyon", "city=Nice", "city=Paris"],
 }
-
-
-def rejected(call, *args, status=400):
-    with pytest.raises(RequestError) as caught:
-        call(*args)
-    assert caught.value.status == status
-    return caught.value.message
 
 
 def test_named_features_encode_like_training():

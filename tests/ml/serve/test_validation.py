@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from ml.serve.model import load
-from ml.serve.validation import RequestError, numbers, parse_json, v1_rows, v2_rows
+from ml.serve.validation import numbers, parse_json, v1_rows, v2_rows
+from tests.serving import rejected
 
 
 @pytest.fixture(scope="module")
@@ -17,13 +18,6 @@ def digits(digits_onnx):
 
 def tensor(shape, data, name="image", datatype="FP32"):
     return {"inputs": [{"name": name, "shape": shape, "datatype": datatype, "data": data}]}
-
-
-def rejected(call, *args, status=400):
-    with pytest.raises(RequestError) as caught:
-        call(*args)
-    assert caught.value.status == status
-    return caught.value.message
 
 
 def test_numbers_refuse_what_numpy_would_coerce():
