@@ -161,11 +161,11 @@ def tune_section(tune: dict | None) -> list[str]:
     trials = tune["trials"]
     metric = tune["metric"]
     if candidates_only(trials):
-        title = f"Candidates: {len(trials)} trained, the best kept"
+        title = f"Candidates: {len(trials)} trained, the best kept, by"
     else:
-        title = f"Architecture search: {len(trials)} trials"
+        title = f"Architecture search: {len(trials)} trials, best by"
     lines = [
-        f"### {title}, best by {metric} ({tune['direction']})",
+        f"### {title} {metric} ({tune['direction']})",
         "",
         f"| rank | trial | state | {metric} | epochs | seconds | settings |",
         "|--:|--:|---|--:|--:|--:|---|",

@@ -41,7 +41,7 @@ def read_tuned(path: Path) -> tuple[str, Params]:
     try:
         return text, parse_params(raw, source=str(path))
     except ParamsError as exc:
-        raise UserError(f"--tuned {path} is not a valid params file: {exc}") from None
+        raise UserError(f"--tuned: not a valid params file: {exc}") from None
 
 
 def check_only_train_differs(current: Params, tuned: Params, path: Path) -> None:
