@@ -39,6 +39,8 @@ COMMANDS = {
     "gate": "ml.gate",
     "report": "ml.report.command",
     "tune": "ml.tune.command",
+    "remediate": "ml.tune.remediate",
+    "push-params": "ml.tune.push",
     "gpu-check": "ml.gpu.check",
     "route": "ml.route",
     "overrides": "ml.pipeline.overrides",

@@ -34,8 +34,8 @@ BRANCH = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,199}$")
 BOT = ("github-actions[bot]", "41898282+github-actions[bot]@users.noreply.github.com")
 
 
-def git(*args: str, env: dict | None = None) -> str:
-    result = subprocess.run(["git", *args], capture_output=True, text=True, env=env)
+def git(*args: str, env: dict | None = None, cwd: Path | None = None) -> str:
+    result = subprocess.run(["git", *args], capture_output=True, text=True, env=env, cwd=cwd)
     if result.returncode != 0:
         raise UserError(f"git {args[0]} failed: {result.stderr.strip()}")
     return result.stdout.strip()
@@ -63,19 +63,30 @@ def commit_results(branch: str, message: str) -> str:
         git("add", "--", *new_ignores.splitlines())
     if not git("diff", "--cached", "--name-only"):
         raise UserError("the retraining changed nothing that Git tracks: no pull request")
-    identity = [] if git_config("user.name") else ["-c", f"user.name={BOT[0]}"]
-    identity += [] if git_config("user.email") else ["-c", f"user.email={BOT[1]}"]
-    git(*identity, "commit", "--quiet", "-m", message)
+    git(*commit_identity(), "commit", "--quiet", "-m", message)
     return git("rev-parse", "HEAD")
 
 
-def git_config(key: str) -> str:
-    result = subprocess.run(["git", "config", key], capture_output=True, text=True)
+def commit_identity(cwd: Path | None = None) -> list[str]:
+    """`-c` options naming the Actions bot, for what the repository's Git config leaves unset."""
+    identity = [] if git_config("user.name", cwd) else ["-c", f"user.name={BOT[0]}"]
+    return identity + ([] if git_config("user.email", cwd) else ["-c", f"user.email={BOT[1]}"])
+
+
+def git_config(key: str, cwd: Path | None = None) -> str:
+    result = subprocess.run(["git", "config", key], capture_output=True, text=True, cwd=cwd)
     return result.stdout.strip()
 
 
-def push(branch: str, remote: str, token: str) -> None:
-    """Force-push HEAD to `branch`, authenticating with the token through the environment."""
+def valid_branch(name: str) -> bool:
+    return bool(BRANCH.match(name)) and ".." not in name and not name.endswith((".lock", "/"))
+
+
+def push(
+    branch: str, remote: str, token: str, *, force: bool = True, cwd: Path | None = None
+) -> None:
+    """Push HEAD to `branch` (forced unless told otherwise), authenticating with the token
+    through the environment."""
     basic = base64.b64encode(f"x-access-token:{token}".encode()).decode()
     env = os.environ | {
         "GIT_CONFIG_COUNT": "1",
@@ -83,7 +94,8 @@ def push(branch: str, remote: str, token: str) -> None:
         "GIT_CONFIG_VALUE_0": f"AUTHORIZATION: basic {basic}",
         "GIT_TERMINAL_PROMPT": "0",
     }
-    git("push", "--force", "--quiet", remote, f"HEAD:refs/heads/{branch}", env=env)
+    forced = ["--force"] if force else []
+    git("push", *forced, "--quiet", remote, f"HEAD:refs/heads/{branch}", env=env, cwd=cwd)
 
 
 def open_or_update(
@@ -116,7 +128,7 @@ def main(
     remote: Annotated[str, typer.Option(help="Git remote to push to.")] = "origin",
 ) -> None:
     """Commit the results to BRANCH, push it, and open or update its pull request."""
-    if not BRANCH.match(branch) or ".." in branch or branch.endswith((".lock", "/")):
+    if not valid_branch(branch):
         raise UserError(f"--branch {branch!r} is not a valid branch name")
     paths = [Path(line.strip()) for line in body_files.splitlines() if line.strip()]
     body = read_bodies(paths) or f"Results of `{branch}`."

@@ -42,12 +42,14 @@ def build_inputs(paths: ResultPaths, base_ref: str | None) -> ReportInputs:
     head = load_results(working_tree_reader, paths, "the working tree")
     if head.evaluate is None:
         raise UserError(f"{paths.metric_file('evaluate')} not found: run `dvc repro` first")
-    if head.tune and head.tune.get("train_hash") != section_hash(params.train):
-        log.info(
-            "%s is from a search whose settings are no longer in `train`: not shown",
-            paths.metric_file("tune"),
-        )
-        head.tune = None
+    for name in ("tune", "remediation"):
+        found = getattr(head, name)
+        if found and found.get("train_hash") != section_hash(params.train):
+            log.info(
+                "%s is from a search whose settings are no longer in `train`: not shown",
+                paths.metric_file(name),
+            )
+            setattr(head, name, None)
     base_commit = revisions.resolve_base(base_ref)
     base = None
     if base_commit is not None:

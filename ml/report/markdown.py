@@ -2,8 +2,8 @@
 golden files and timed without Git, DVC or the network.
 
 Layout, top to bottom: verdict and best model; metrics against the base commit; quality gate;
-changed params; learning curves and comparison (Mermaid); confusion matrix; ONNX; architecture
-search; where the PNGs are; a collapsed reproducibility footer.
+changed params; learning curves and comparison (Mermaid); confusion matrix; ONNX; the remediation
+of a failed gate; architecture search; where the PNGs are; a collapsed reproducibility footer.
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ def render(inputs: ReportInputs) -> str:
         *charts_section(head, changes, task),
         *report_tables.confusion_section(head),
         *report_tables.onnx_section(head.export, (inputs.base or RunResults()).export),
+        *report_tables.remediation_section(head.remediation),
         *report_tables.tune_section(head.tune),
     ]
     if inputs.charts_note:

@@ -32,7 +32,8 @@ def describe_model(head: RunResults) -> str:
     tune = head.tune or {}
     best = tune.get("best")
     if best:
-        text += f" · best of {len(tune['trials'])} search trials (trial {best['number']})"
+        noun = "candidates" if candidates_only(tune["trials"]) else "search trials"
+        text += f" · best of {len(tune['trials'])} {noun} (trial {best['number']})"
     return text
 
 
@@ -117,13 +118,54 @@ def onnx_section(head: dict | None, base: dict | None) -> list[str]:
     return [title, "", *lines, ""]
 
 
+def candidates_only(trials: list[dict]) -> bool:
+    """Every trial was a fixed tune.candidates entry: "train several, keep the best"."""
+    return bool(trials) and all(row.get("candidate") is not None for row in trials)
+
+
+def remediation_section(remediation: dict | None) -> list[str]:
+    """What `ml remediate` tried after the failed gate, what won, and the gate with it."""
+    if not remediation:
+        return []
+    before, after = remediation["gate_before"], remediation["gate_after"]
+    best, budget = remediation["best"], remediation["budget"]
+    verdict = "✅ passes" if after["passed"] else "❌ still fails"
+    tried = "candidates" if remediation.get("candidates_only") else "trials"
+    lines = [
+        f"### Remediation: the gate failed, the kit tuned — with the winner it {verdict}",
+        "",
+        f"- **Gate before:** ❌ {before['reason']}",
+        f"- **Tried:** {remediation['trials']} {tried} (budget: `tune.trials` "
+        f"{budget['trials']}, `tune.timeout_minutes` {budget['timeout_minutes']:g})",
+        f"- **Won:** trial {best['number']}, {remediation['metric']} {best['value']:.4f}",
+        f"- **Gate with the winner** (whole pipeline re-trained): {verdict} · {after['reason']}",
+        "",
+    ]
+    if not remediation["changes"]:
+        return [*lines, "The winner is the pull request's own settings: nothing to push.", ""]
+    lines += ["| param | this PR | winner |", "|---|---|---|"]
+    lines += [
+        f"| `{change['key']}` | {value_cell(change['before'])} | {value_cell(change['after'])} |"
+        for change in remediation["changes"]
+    ]
+    return [*lines, ""]
+
+
+def value_cell(value: object) -> str:
+    return "`" + json.dumps(value).replace("|", "\\|").replace("`", "'") + "`"
+
+
 def tune_section(tune: dict | None) -> list[str]:
     if not tune or not tune.get("trials"):
         return []
     trials = tune["trials"]
     metric = tune["metric"]
+    if candidates_only(trials):
+        title = f"Candidates: {len(trials)} trained, the best kept, by"
+    else:
+        title = f"Architecture search: {len(trials)} trials, best by"
     lines = [
-        f"### Architecture search: {len(trials)} trials, best by {metric} ({tune['direction']})",
+        f"### {title} {metric} ({tune['direction']})",
         "",
         f"| rank | trial | state | {metric} | epochs | seconds | settings |",
         "|--:|--:|---|--:|--:|--:|---|",

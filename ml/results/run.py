@@ -43,6 +43,7 @@ class RunResults:
     train: dict | None = None
     export: dict | None = None
     tune: dict | None = None
+    remediation: dict | None = None  # metrics/remediation.json of `ml remediate`
     params: dict | None = None
     history: list[dict[str, float]] = field(default_factory=list)
     predictions: list[tuple[str, str]] = field(default_factory=list)
@@ -81,6 +82,7 @@ def load_results(read: Reader, paths: ResultPaths, where: str) -> RunResults:
         train=parsed(paths.metric_file("train"), json_object),
         export=parsed(paths.metric_file("export"), json_object),
         tune=parsed(paths.metric_file("tune"), json_object),
+        remediation=parsed(paths.metric_file("remediation"), json_object),
         params=parsed(paths.params, yaml_mapping),
         history=parsed(paths.history, history_rows) or [],
         predictions=parsed(paths.predictions, prediction_pairs) or [],

@@ -54,6 +54,14 @@ def main(
     ] = True,
 ) -> None:
     """Search `train` settings within params.yaml `tune`; write the best into params.yaml."""
+    search_and_write(params_path, data, study_dir, out)
+    if repro:
+        reproduce()
+
+
+def search_and_write(params_path: Path, data: Path, study_dir: Path, out: Path) -> dict:
+    """Run the search, write the best settings into params.yaml and the ranked table to `out`;
+    return the table."""
     params = load_params(params_path)
     search_space.check_searchable(params.tune, params.train)
     if not (data / "dataset.json").is_file():
@@ -75,5 +83,4 @@ def main(
         params_path,
         time.monotonic() - started,
     )
-    if repro:
-        reproduce()
+    return table

@@ -32,6 +32,8 @@ def ranked(study, metric: str, maximize: bool) -> dict:
                 "epochs": trial.user_attrs.get("epochs"),
                 "seconds": trial.user_attrs.get("seconds"),
                 "overrides": trial.user_attrs.get("overrides", {}),
+                # Index into tune.candidates for a fixed candidate, None for a sampled trial.
+                "candidate": trial.user_attrs.get("candidate"),
                 "mlflow_run_id": trial.user_attrs.get("mlflow_run_id"),
             }
         )

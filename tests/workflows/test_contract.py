@@ -214,6 +214,8 @@ def needed_by(name: str | None, step: dict) -> dict[str, str]:
         return {"issues": "write"}
     if name == "pull-request":  # pushes the results branch, opens its pull request
         return {"contents": "write", "pull-requests": "write"}
+    if name == "push-params":  # pushes the tuned params.yaml, updates the report comment
+        return {"contents": "write", "pull-requests": "write"}
     if name == "report" and str((step.get("with") or {}).get("post", "true")) != "false":
         return {"pull-requests": "write"}  # posts the sticky comment
     return {}
@@ -229,7 +231,7 @@ def test_jobs_grant_what_their_actions_do_on_github() -> None:
                     has = granted(job).get(scope, 0)
                     assert has >= LEVELS[level], f"{file.name}: {job_id} needs {scope}: {level}"
                     checked.add(name)
-    assert checked >= {"deploy", "monitor", "pull-request", "report"}, checked
+    assert checked >= {"deploy", "monitor", "pull-request", "push-params", "report"}, checked
 
 
 @pytest.mark.parametrize("name", sorted(actions()))

@@ -10,6 +10,7 @@ from ml.report.tables import (
     describe_model,
     footer,
     onnx_section,
+    remediation_section,
     tune_section,
 )
 from ml.results.run import RunResults
@@ -95,6 +96,63 @@ def test_tune_rows_show_failed_trials_and_unchanged_settings() -> None:
     table["trials"][3]["overrides"] = {}
     failed = tune_section(table)[7]
     assert failed == "| 4 | 2 | fail | — | 12 | 3.1 | (as is) |"
+
+
+def test_candidates_only_say_several_were_trained_and_the_best_kept() -> None:
+    table = cases.tune_table()
+    table["trials"] = [row | {"candidate": i} for i, row in enumerate(table["trials"])]
+    assert tune_section(table)[0] == (
+        "### Candidates: 4 trained, the best kept, by val_accuracy (maximize)"
+    )
+    run = cases.classification_run(0.9, [8])
+    run.tune = table
+    assert describe_model(run).endswith(" · best of 4 candidates (trial 3)")
+    table["trials"][2]["candidate"] = None  # one sampled trial: a search, not candidates
+    assert tune_section(table)[0].startswith("### Architecture search: 4 trials")
+
+
+def remediation_record(passed: bool, changes: list[dict]) -> dict:
+    return {
+        "gate_before": {"passed": False, "reason": "accuracy 0.7000 < gate.min_accuracy 0.9"},
+        "gate_after": {
+            "passed": passed,
+            "reason": f"accuracy {0.95 if passed else 0.8:.4f} "
+            f"{'>=' if passed else '<'} gate.min_accuracy 0.9",
+        },
+        "metric": "val_accuracy",
+        "best": {"number": 3, "value": 0.9667, "overrides": {}},
+        "trials": 4,
+        "candidates_only": False,
+        "budget": {"trials": 12, "timeout_minutes": 20.0},
+        "changes": changes,
+    }
+
+
+def test_remediation_says_what_was_tried_what_won_and_the_gate_with_it() -> None:
+    changes: list[dict] = [
+        {"key": "train.mlp.units", "before": [8], "after": [64, 32]},
+        {"key": "train.learning_rate", "before": 0.001, "after": 0.004},
+    ]
+    lines = remediation_section(remediation_record(True, changes))
+    assert lines[0] == (
+        "### Remediation: the gate failed, the kit tuned — with the winner it ✅ passes"
+    )
+    text = "\n".join(lines)
+    assert "- **Gate before:** ❌ accuracy 0.7000 < gate.min_accuracy 0.9" in text
+    assert "- **Tried:** 4 trials (budget: `tune.trials` 12, `tune.timeout_minutes` 20)" in text
+    assert "- **Won:** trial 3, val_accuracy 0.9667" in text
+    assert "✅ passes · accuracy 0.9500 >= gate.min_accuracy 0.9" in text
+    assert "| `train.mlp.units` | `[8]` | `[64, 32]` |" in text
+    assert "| `train.learning_rate` | `0.001` | `0.004` |" in text
+
+
+def test_remediation_that_still_fails_or_changes_nothing_says_so() -> None:
+    failing = remediation_record(False, [{"key": "train.epochs", "before": 3, "after": 9}])
+    assert remediation_section(failing)[0].endswith("with the winner it ❌ still fails")
+    unchanged = "\n".join(remediation_section(remediation_record(False, [])))
+    assert "The winner is the pull request's own settings: nothing to push." in unchanged
+    assert "| param |" not in unchanged
+    assert remediation_section(None) == []
 
 
 def test_footer_lists_what_is_known_and_how_to_reproduce() -> None:
