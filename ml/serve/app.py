@@ -1,8 +1,8 @@
 """The ASGI app: Open Inference Protocol v2, KServe v1, the web page at / and /metrics.
 
 `create_app` is the factory uvicorn calls in each worker (settings come from the environment,
-set by `ml serve`). Handlers take the raw request and answer with orjson bytes: request bodies
-are documented in the OpenAPI schema for clients and fuzzers, but parsed without pydantic.
+set by `ml serve`). The inference endpoints are answered in front of FastAPI
+(ml/serve/inference.py); the others are FastAPI routes. Handlers answer with orjson bytes.
 """
 
 from __future__ import annotations
@@ -12,15 +12,16 @@ from typing import TYPE_CHECKING
 
 import orjson
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.exceptions import HTTPException
 
 from ml import __version__
 from ml.serve import openapi, protocol
+from ml.serve.inference import InferenceRoutes
 from ml.serve.metrics import MetricsMiddleware
 from ml.serve.service import Service
 from ml.serve.settings import Settings
-from ml.serve.validation import RequestError, v1_rows, v2_object, v2_rows
+from ml.serve.validation import RequestError
 
 if TYPE_CHECKING:
     from fastapi.telemetry import TelemetryConfig
@@ -38,7 +39,9 @@ async def request_error(_: Request, exc: RequestError) -> Response:
 
 
 async def http_error(_: Request, exc: HTTPException) -> Response:
-    return json_response({"error": exc.detail}, exc.status_code)
+    response = json_response({"error": exc.detail}, exc.status_code)
+    response.headers.update(exc.headers or {})  # the Allow header of a 405 (RFC 9110)
+    return response
 
 
 def base_app(**settings) -> FastAPI:
@@ -49,8 +52,15 @@ def base_app(**settings) -> FastAPI:
     return FastAPI(telemetry=telemetry, docs_url=None, redoc_url=None, **settings)
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None) -> InferenceRoutes:
+    """The service's ASGI app. In front of FastAPI, not one of its middlewares: inference
+    requests skip its middleware stack and routing (InferenceRoutes records their metrics)."""
     service = Service(settings or Settings.from_environment())
+    return InferenceRoutes(fastapi_app(service), service)
+
+
+def fastapi_app(service: Service) -> FastAPI:
+    """Every endpoint but inference: health, metadata, the page, /metrics, /openapi.json."""
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI):
@@ -65,7 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         exception_handlers={RequestError: request_error, HTTPException: http_error},
     )
     app.add_middleware(MetricsMiddleware, metrics=service.metrics)
-    add_inference_routes(app, service)  # first: routes are matched in order
+    openapi.document(app, openapi.INFERENCE_OPERATIONS)
     add_health_routes(app, service)
     add_page_routes(app, service)
     return app
@@ -84,11 +94,11 @@ def add_health_routes(app: FastAPI, service: Service) -> None:
     async def server_metadata() -> Response:
         return json_response({"name": "runwright", "version": __version__, "extensions": []})
 
-    @app.get("/v2/models/{name}")
+    @app.get("/v2/models/{name}", responses=openapi.NOT_FOUND)
     async def model_metadata(name: str) -> Response:
         return json_response(protocol.model_metadata(service.served(name).model, name))
 
-    @app.get("/v2/models/{name}/ready")
+    @app.get("/v2/models/{name}/ready", responses=openapi.NOT_FOUND)
     async def model_ready(name: str) -> Response:
         service.served(name)  # 404 for any other name
         return json_response({"name": name, "ready": True})
@@ -97,48 +107,10 @@ def add_health_routes(app: FastAPI, service: Service) -> None:
     async def v1_models() -> Response:
         return json_response({"models": [service.name]})
 
-    @app.get("/v1/models/{name}")
+    @app.get("/v1/models/{name}", responses=openapi.NOT_FOUND)
     async def v1_model_ready(name: str) -> Response:
         service.served(name)
         return json_response({"name": name, "ready": True})
-
-
-def add_inference_routes(app: FastAPI, service: Service) -> None:
-    """The hot path as plain Starlette routes: FastAPI's per-request parameter handling would
-    cost about as much as the whole rest of a request. The routes are documented by hand."""
-
-    async def infer(name: str, version: str | None, request: Request) -> Response:
-        model = service.served(name, version).model
-        payload = v2_object(await service.read_json(request))
-        rows = v2_rows(payload, model, service.settings.max_batch_rows)
-        wanted = protocol.requested_outputs(payload, model)
-        result = service.predict(model, rows)
-        request_id = payload.get("id")
-        return json_response(protocol.v2_response(model, name, result, request_id, wanted))
-
-    async def infer_v2(request: Request) -> Response:
-        return await infer(request.path_params["name"], None, request)
-
-    async def infer_v2_version(request: Request) -> Response:
-        parameters = request.path_params
-        return await infer(parameters["name"], parameters["version"], request)
-
-    async def predict_v1(request: Request) -> Response:
-        name = request.path_params["name"]
-        served = service.served(name)
-        payload = await service.read_json(request)
-        rows = v1_rows(payload, served.model, service.settings.max_batch_rows, served.named)
-        result = service.predict(served.model, rows)
-        return json_response(protocol.v1_response(served.model, result))
-
-    routes = {
-        "/v2/models/{name}/infer": (infer_v2, openapi.V2_INFER),
-        "/v1/models/{name}:predict": (predict_v1, openapi.V1_PREDICT),
-        "/v2/models/{name}/versions/{version}/infer": (infer_v2_version, openapi.V2_INFER_VERSION),
-    }
-    for path, (endpoint, _) in routes.items():
-        app.router.add_route(path, endpoint, methods=["POST"], include_in_schema=False)
-    openapi.document(app, {path: operation for path, (_, operation) in routes.items()})
 
 
 def add_page_routes(app: FastAPI, service: Service) -> None:
@@ -146,7 +118,7 @@ def add_page_routes(app: FastAPI, service: Service) -> None:
     async def page() -> HTMLResponse:
         return HTMLResponse(service.served(service.name).page)
 
-    @app.get("/metrics")
+    @app.get("/metrics", response_class=PlainTextResponse, responses=openapi.METRICS)
     async def metrics() -> Response:
         body, content_type = service.metrics.render()
         return Response(body, media_type=content_type)

@@ -1,6 +1,6 @@
-"""OpenAPI documentation of the inference endpoints. They are plain Starlette routes that parse
-their bodies themselves (orjson + numpy), so FastAPI cannot describe them; they are written out
-here for clients and for schema-driven fuzzing (schemathesis)."""
+"""OpenAPI documentation of the inference endpoints. They are answered in front of FastAPI and
+parse their bodies themselves (orjson + numpy), so FastAPI cannot describe them; they are
+written out here for clients and for schema-driven fuzzing (schemathesis)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,18 @@ ERROR = {
     "type": "object",
     "required": ["error"],
     "properties": {"error": {"type": "string", "description": "What is wrong with the request."}},
+}
+
+# For FastAPI's `responses=`: the answers its routes give beside their 200.
+NOT_FOUND: dict[int | str, dict] = {
+    404: {"description": "No such model.", "content": {"application/json": {"schema": ERROR}}}
+}
+# Prometheus' text exposition format (the version parameter follows prometheus_client).
+METRICS: dict[int | str, dict] = {
+    200: {
+        "description": "Prometheus metrics, every worker's added up.",
+        "content": {"text/plain": {"schema": {"type": "string"}}},
+    }
 }
 
 V2_REQUEST = {
@@ -100,11 +112,16 @@ V2_INFER_VERSION = operation(
     "Open Inference Protocol v2 inference on a version", V2_REQUEST, ("name", "version")
 )
 V1_PREDICT = operation("KServe v1 predict", V1_REQUEST, ("name",))
+INFERENCE_OPERATIONS = {
+    "/v2/models/{name}/infer": V2_INFER,
+    "/v1/models/{name}:predict": V1_PREDICT,
+    "/v2/models/{name}/versions/{version}/infer": V2_INFER_VERSION,
+}
 
 
 def document(app: FastAPI, operations: dict[str, dict]) -> None:
-    """Make app.openapi() include `operations` ({path: operation}), POST routes that FastAPI
-    does not document itself because they are plain Starlette routes."""
+    """Make app.openapi() include `operations` ({path: operation}), POST endpoints answered
+    in front of FastAPI (ml/serve/inference.py), which it cannot document itself."""
     from fastapi.openapi.utils import get_openapi
 
     def schema() -> dict:

@@ -4,6 +4,7 @@ metrics, and the few steps every inference request shares."""
 from __future__ import annotations
 
 import dataclasses
+import gc
 import logging
 import os
 import warnings
@@ -67,6 +68,10 @@ class Service:
 
     def start(self) -> None:
         self.holder.start()
+        # What is loaded by now (the web stack, the model, the app) lives as long as the worker:
+        # out of the garbage collector's sight, full collections stop walking it again and
+        # again on the request path.
+        gc.freeze()
 
     def stop(self) -> None:
         self.holder.stop()

@@ -76,10 +76,21 @@ def finite(rows: np.ndarray, where: str) -> np.ndarray:
 
 
 def v2_object(payload: object) -> dict:
-    """An Open Inference Protocol v2 request is a JSON object; anything else is refused."""
+    """An Open Inference Protocol v2 request is a JSON object; anything else is refused, and so
+    are its optional fields when they have the wrong type (the OpenAPI document promises it)."""
     if not isinstance(payload, dict):
         raise RequestError(400, "an inference request is a JSON object with an 'inputs' list")
+    if "id" in payload and not isinstance(payload["id"], str):
+        raise RequestError(400, f"'id' must be text, got {json_type(payload['id'])}")
+    parameters(payload, "parameters")
     return payload
+
+
+def parameters(container: dict, where: str) -> None:
+    """The optional 'parameters' of a request, tensor or output: an object when present."""
+    value = container.get("parameters", {})
+    if not isinstance(value, dict):
+        raise RequestError(400, f"{where} must be an object, got {json_type(value)}")
 
 
 def v2_rows(payload: object, model: LoadedModel, max_rows: int) -> np.ndarray:
@@ -90,6 +101,7 @@ def v2_rows(payload: object, model: LoadedModel, max_rows: int) -> np.ndarray:
             400, f"'inputs' must be a list of one tensor object, named {model.input_name!r}"
         )
     tensor = inputs[0]
+    parameters(tensor, "inputs[0].parameters")
     if tensor.get("name") != model.input_name:
         raise RequestError(
             400, f"inputs[0].name must be {model.input_name!r}, got {tensor.get('name')!r}"

@@ -7,9 +7,10 @@ from __future__ import annotations
 import pytest
 
 from ml.config import ServeParams
-from ml.serve.app import create_app
+from ml.serve.app import fastapi_app
 from ml.serve.command import settings_for
 from ml.serve.openapi import V1_REQUEST, V2_REQUEST
+from ml.serve.service import Service
 
 INFERENCE = {
     "/v2/models/{name}/infer": ("name",),
@@ -20,7 +21,8 @@ INFERENCE = {
 
 @pytest.fixture(scope="module")
 def schema(digits_onnx) -> dict:
-    app = create_app(settings_for(ServeParams(model_name="digits"), digits_onnx, None))
+    service = Service(settings_for(ServeParams(model_name="digits"), digits_onnx, None))
+    app = fastapi_app(service)
     document = app.openapi()
     assert app.openapi() is document  # built once
     return document
