@@ -82,7 +82,7 @@ def v2_object(payload: object) -> dict:
         raise RequestError(400, "an inference request is a JSON object with an 'inputs' list")
     if "id" in payload and not isinstance(payload["id"], str):
         raise RequestError(400, f"'id' must be text, got {json_type(payload['id'])}")
-    parameters(payload, "parameters")
+    parameters(payload, "'parameters'")
     return payload
 
 
