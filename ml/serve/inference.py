@@ -1,11 +1,11 @@
 """The inference endpoints, answered in front of the web framework: the hot path.
 
-An ASGI app in front of FastAPI recognises the three inference paths by their shape and answers
+An ASGI app in front of the router recognises the three inference paths by their shape and answers
 requests to them itself: read the body within its limits, check it (ml.serve.validation),
-predict, answer with orjson bytes, record the request's metrics. FastAPI's middleware stack and
-router (exception handling, body limits, telemetry, metrics) would cost about as much as the
-model and the JSON together. Every other path (health, metadata, the page, /metrics,
-/openapi.json) goes through FastAPI. The paths are documented by hand in ml/serve/openapi.py.
+predict, answer with orjson bytes, record the request's metrics. A middleware stack and router
+(exception handling, metrics, route matching) would cost about as much as the model and the
+JSON together. Every other path (health, metadata, the page, /metrics, /openapi.json) goes
+through the Starlette app in ml/serve/app.py. ml/serve/openapi.py documents them all.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The inference endpoints answered in front of FastAPI, in-process: which paths they take, the
+"""The inference endpoints answered in front of the router, in-process: which paths they take, the
 405 with its Allow header, a failing handler answered as a JSON 500, and their metrics. (The
 protocols themselves, over HTTP against the running service, are in test_app.py.)"""
 
@@ -25,7 +25,7 @@ def service(digits_onnx) -> Service:
 
 
 async def not_found(scope, receive, send) -> None:
-    """Stands for FastAPI behind the inference routes."""
+    """Stands for the router behind the inference routes."""
     await send({"type": "http.response.start", "status": 404, "headers": []})
     await send({"type": "http.response.body", "body": b"behind"})
 
@@ -106,7 +106,7 @@ def test_framework_routes_answer_405_with_their_allow_header(digits_onnx):
     app = create_app(settings_for(ServeParams(model_name="digits"), digits_onnx, None))
     response = Client(app).post("/v2/health/ready")
     assert response.status_code == 405
-    assert response.headers["allow"] == "GET"
+    assert response.headers["allow"] == "GET, HEAD"
     assert response.json() == {"error": "Method Not Allowed"}
 
 
