@@ -54,6 +54,7 @@ class Service:
             settings.threads_per_worker,
             settings.reload_interval_seconds,
             on_reload=self.reloaded,
+            on_tick=self.tick,
         )
         self.current = Served.build(self.holder.current, self.name)
         self.metrics.serving(self.name, self.current.model.version, None)
@@ -75,7 +76,14 @@ class Service:
 
     def stop(self) -> None:
         self.holder.stop()
+        self.metrics.flush()
         self.sampler.close()
+
+    def tick(self) -> None:
+        """Every reload interval, from the reload thread: what the request path tallied or
+        buffered reaches the metrics files and the sample files."""
+        self.metrics.flush()
+        self.sampler.flush()
 
     def reloaded(self, result: str, previous: LoadedModel, current: LoadedModel) -> None:
         self.metrics.reloads.labels(result).inc()
@@ -122,7 +130,7 @@ class Service:
 
     def predict(self, model: LoadedModel, rows: np.ndarray) -> np.ndarray:
         result = model.predict(rows)
-        self.metrics.rows.inc(len(rows))
+        self.metrics.predicted(len(rows))
         self.sampler.record(rows, result, model.version)
         return result
 
