@@ -422,7 +422,7 @@ def goals(figures: Figures, starts: dict, peers: list[str]) -> dict[str, dict]:
     results: dict[str, dict] = {}
 
     def goal(label: str, value: float, target: float, higher: bool, load: float) -> None:
-        verdict = print_goal(f"{label} [load {load:.1f}]", value, target, higher)
+        verdict = print_goal(label, value, target, higher, load)
         results[label] = {"value": value, "goal": target, "result": verdict, "load": load}
 
     kit1, floor1 = cell(KIT, 1, 8), cell(FLOOR, 1, 8)
