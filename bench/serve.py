@@ -49,7 +49,16 @@ from pathlib import Path
 
 import httpx
 import numpy as np
-from _common import BASELINES_DIR, REPO_ROOT, print_goal, print_table, write_results
+from _common import (
+    BASELINES_DIR,
+    REPO_ROOT,
+    head_commit,
+    print_goal,
+    print_table,
+    run,
+    tool_env,
+    write_results,
+)
 from _peers import PEERS, PEERS_DIR, PeerUnavailable, environment
 
 VENV_BIN = Path(sys.executable).parent
@@ -345,27 +354,27 @@ def measure(servers: dict[str, Server], bodies, duration: float, repeats: int) -
                     server = servers[name]
                     body = bodies[server.body_format, rows]
                     wrk(server, body, connections, 1)  # warm-up
-                    run = wrk(server, body, connections, duration)
-                    results.setdefault((name, rows, connections), []).append(run)
+                    measured = wrk(server, body, connections, duration)
+                    results.setdefault((name, rows, connections), []).append(measured)
             print_cell(results, names, rows, connections)
     return {key: median_run(runs) for key, runs in results.items()}
 
 
 def median_run(runs: list[dict]) -> dict[str, float]:
-    merged = {key: statistics.median(run[key] for run in runs) for key in MEDIANS}
-    return merged | {"errors": sum(run["errors"] for run in runs)}
+    merged = {key: statistics.median(one[key] for one in runs) for key in MEDIANS}
+    return merged | {"errors": sum(one["errors"] for one in runs)}
 
 
 def print_cell(results: dict, names: list[str], rows: int, connections: int) -> None:
     kit = median_run(results[KIT, rows, connections])
     for name in names:
-        run = median_run(results[name, rows, connections])
-        ratio = "" if name == KIT else f"  kit/{name} {kit['rps'] / run['rps']:5.2f}x"
+        cell = median_run(results[name, rows, connections])
+        ratio = "" if name == KIT else f"  kit/{name} {kit['rps'] / cell['rps']:5.2f}x"
         print(
-            f"  {rows:>2} row(s) c={connections:<2} {name:<8} {run['rps']:>7.0f} req/s  "
-            f"p50 {run['p50_ms']:6.2f} ms  p99 {run['p99_ms']:7.2f} ms  "
-            f"CPU {run['cpu_us']:6.0f} us/req  errors {run['errors']}  "
-            f"load {run['load']:.1f}{ratio}",
+            f"  {rows:>2} row(s) c={connections:<2} {name:<8} {cell['rps']:>7.0f} req/s  "
+            f"p50 {cell['p50_ms']:6.2f} ms  p99 {cell['p99_ms']:7.2f} ms  "
+            f"CPU {cell['cpu_us']:6.0f} us/req  errors {cell['errors']}  "
+            f"load {cell['load']:.1f}{ratio}",
             flush=True,
         )
 
@@ -531,6 +540,14 @@ def main() -> None:
         "serve",
         {
             "quick": args.quick,
+            # The working tree's service is what ran (no clone): its commit, and whether the
+            # tree had changes on top of it.
+            "working_tree": {
+                "commit": head_commit(REPO_ROOT),
+                "changed": bool(
+                    run(["git", "status", "--porcelain"], REPO_ROOT, tool_env()).stdout.strip()
+                ),
+            },
             "cells": [
                 {"server": s, "rows": r, "concurrency": c} | v for (s, r, c), v in figures.items()
             ],
