@@ -79,7 +79,10 @@ wheelhouse: $(STAMP) ## Download the serving image's wheels (Linux x86-64, CPyth
 image: wheelhouse ## Build the serving image (runwright-serve) from the wheelhouse.
 	docker build -t runwright-serve .
 
+# bench/serve.py loads the servers with wrk and installs the peer servers it compares against
+# into .cache/bench (from bench/peers/*/requirements.txt) on first use.
 bench: $(STAMP) ## Run the benchmarks in bench/ (prints ratios measured side by side).
+	@command -v wrk >/dev/null || { echo "make bench needs wrk, the HTTP load generator: apt-get install -y wrk" >&2; exit 1; }
 	for script in bench/[!_]*.py; do $(BIN)/python $$script || exit 1; done
 
 mermaid: $(MERMAID) ## Install Mermaid's own parser for the chart tests (needs npm).

@@ -224,10 +224,20 @@ def print_table(headers: list[str], rows: list[list[object]]) -> None:
         print(line(row))
 
 
-def print_goal(label: str, value: float, goal: float, higher_is_better: bool = False) -> str:
-    """Print `label = value (goal <= goal): PASS|MISS` and return PASS or MISS."""
+def print_goal(
+    label: str,
+    value: float,
+    goal: float,
+    higher_is_better: bool = False,
+    load: float | None = None,
+) -> str:
+    """Print `label = value (goal <= goal): PASS|MISS`, with `[load L]` (the 1-minute load
+    average the figure was measured at) when given, and return PASS or MISS."""
     result = verdict(value, goal, higher_is_better)
-    print(f"{label} = {value:.2f} (goal {'>=' if higher_is_better else '<='} {goal:g}): {result}")
+    at = f" [load {load:.1f}]" if load is not None else ""
+    print(
+        f"{label} = {value:.2f} (goal {'>=' if higher_is_better else '<='} {goal:g}): {result}{at}"
+    )
     return result
 
 

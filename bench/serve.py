@@ -1,25 +1,33 @@
-"""Serving benchmark: the kit's service (`python -m ml.serve`) against `mlflow models serve` and
-against the floor, a no-op endpoint on the same server stack, all on the same ONNX model, on
-this machine, loaded by the same generator (wrk).
+"""Serving benchmark: the kit's service (`python -m ml.serve`) against the floor and against the
+model servers a team would pick instead, all serving the same ONNX file with onnxruntime (one
+intra-op thread per worker, the same worker count), on this machine, loaded by one generator.
 
-Besides wrk's throughput and latency, each run records the CPU time the server's processes used
-per request, a steadier figure when other work shares the machine.
+Servers:
+- kit: `python -m ml.serve`, Open Inference Protocol v2 requests;
+- floor: bench/baselines/raw_floor.py, a bare ASGI app (orjson + numpy + onnxruntime, no
+  validation, no metrics) on the kit's process stack: the least a Python service can do;
+- peers (bench/_peers.py, each in its own environment under .cache/bench, installed on first
+  use from the hashed bench/peers/<name>/requirements.txt): a hand-written FastAPI + pydantic
+  endpoint, KServe's Python model server (a kserve.Model subclass), LitServe and BentoML, plus
+  `mlflow models serve` from the project's own environment. A peer that cannot be installed or
+  started here is reported as SKIP with the reason.
 
 Cells: 1-row and 32-row requests at concurrency 1, 8 and 32. In every cell the servers run one
-after the other, in an order that rotates between repetitions; each run lasts --duration seconds
-after a 1 s warm-up, and the medians over --repeats repetitions are reported. Cold start is the
-time from starting the process to the first 200 from its readiness endpoint, measured
-alternately for the kit and MLflow.
+after the other, in an order that rotates between repetitions, so a machine that slows down
+mid-run affects all alike; each run lasts --duration seconds after a 1 s warm-up, and medians
+over --repeats repetitions are reported with the 1-minute load average they ran at. Besides
+throughput and latency, each run records the CPU time the server's processes used per request,
+a steadier figure on a shared machine. Cold start is the time from starting the process to the
+first 200 from its readiness endpoint, every server in turn.
 
-Two floors, both the kit's own stack (FastAPI app from ml.serve.app.base_app under uvicorn, the
-kit's workers) answering {} after reading the body: `floor` is an endpoint written the usual
-FastAPI way (@app.post), as in the figures the goals were set against; `floor-raw` is routed like
-the kit's inference endpoints (a plain Starlette route), the least this stack does per request.
+The load generator is wrk (`apt-get install wrk`); the script stops with that hint without it.
 
-Goals: kit/mlflow throughput >= 5 at c=8 for 1 row and >= 10 for 32 rows; kit/floor p50 <= 1.5
-at c=1 (kit/floor-raw is printed too); no errors at c=32; kit cold start <= 1 s.
+Goals (issue 12): kit/floor throughput >= 0.8 at 1 row c=8; kit/floor server CPU per 1-row
+request <= 1.3 (c=8); kit/floor p50 <= 1.3 at 1 row c=1; kit cold start <= 1 s; kit/fastest peer
+throughput >= 4 at 1 row c=8 and >= 5 at 32 rows c=8; no errors from the kit at c=32.
 
-    python bench/serve.py [--model models/model.onnx] [--duration 5] [--repeats 2]
+    python bench/serve.py [--model models/model.onnx] [--duration 3] [--repeats 2]
+                          [--servers kit,floor,fastapi,...]
 """
 
 from __future__ import annotations
@@ -41,30 +49,23 @@ from pathlib import Path
 
 import httpx
 import numpy as np
+from _common import (
+    BASELINES_DIR,
+    REPO_ROOT,
+    head_commit,
+    print_goal,
+    print_table,
+    run,
+    tool_env,
+    write_results,
+)
+from _peers import PEERS, PEERS_DIR, PeerUnavailable, environment
 
-BENCH = Path(__file__).resolve().parent
-ROOT = BENCH.parent
 VENV_BIN = Path(sys.executable).parent
 ROWS = (1, 32)
 CONCURRENCY = (1, 8, 32)
-SERVERS = ("kit", "mlflow", "floor", "floor-raw")
-# Two floors on the kit's own server stack (ml.serve.app.base_app under uvicorn, same workers),
-# each an endpoint that reads the body and answers {}: `floor` written the usual FastAPI way
-# (@app.post, as in the figures the goals were set against), `floor-raw` routed like the kit's
-# inference endpoints (a plain Starlette route), the least this stack can do per request.
-FLOOR_APP = """
-from fastapi import Request, Response
-from ml.serve.app import base_app
-async def noop(request: Request) -> Response:
-    await request.body()
-    return Response(b"{}", media_type="application/json")
-async def ready(request: Request) -> Response:
-    return Response(b"{}", media_type="application/json")
-app = base_app()
-app.router.add_route("/raw", noop, methods=["POST"])
-app.router.add_route("/ready", ready, methods=["GET"])
-app.post("/noop")(noop)
-"""
+KIT, FLOOR = "kit", "floor"
+ALL_SERVERS = (KIT, FLOOR, *PEERS, "mlflow")
 WRK_SCRIPT = """
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
@@ -81,18 +82,23 @@ def free_port() -> int:
         return port
 
 
-def environment() -> dict[str, str]:
-    # `mlflow models serve` finds its tools only with the venv's bin first on PATH.
-    return os.environ | {"PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
-
-
 class Server:
     """One server process: `command` with PORT replaced by a free loopback port."""
 
-    def __init__(self, name: str, command: list[str], ready: str, infer: str, cwd: Path) -> None:
+    def __init__(
+        self,
+        name: str,
+        command: list[str],
+        ready: str,
+        infer: str,
+        cwd: Path,
+        env: dict[str, str],
+        body_format: str,
+    ) -> None:
         self.port = free_port()
-        self.name, self.cwd = name, cwd
+        self.name, self.cwd, self.env, self.body_format = name, cwd, env, body_format
         self.command = [part.replace("PORT", str(self.port)) for part in command]
+        self.env = env | {"PORT": str(self.port)}
         self.ready_url = f"http://127.0.0.1:{self.port}{ready}"
         self.infer_url = f"http://127.0.0.1:{self.port}{infer}"
         self.process: subprocess.Popen | None = None
@@ -103,13 +109,13 @@ class Server:
             raise RuntimeError(f"{self.name} has not been started")
         return self.process.pid
 
-    def start(self, timeout: float = 60) -> float:
+    def start(self, timeout: float = 120) -> float:
         """Start the process; seconds until the readiness endpoint first answers 200."""
         started = time.perf_counter()
         self.process = subprocess.Popen(
             self.command,
             cwd=self.cwd,
-            env=environment(),
+            env=self.env,
             start_new_session=True,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -121,73 +127,163 @@ class Server:
             if self.process.poll() is not None:
                 raise RuntimeError(f"{self.name} exited with {self.process.returncode}")
             time.sleep(0.01)
+        self.stop()
         raise RuntimeError(f"{self.name} not ready in {timeout} s")
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
+        if self.process is None or self.process.poll() is not None:
+            return
+        # Some servers put workers in process groups of their own: signal the whole tree.
+        tree = descendants(self.process.pid)
+        for pid in [self.process.pid, *tree]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(20)
+        for pid in [self.process.pid, *descendants(self.process.pid), *tree]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(5)
 
 
-def servers(workspace: Path, model: Path, workers: int) -> dict[str, Server]:
-    import mlflow.onnx
-    import onnx
-
-    mlflow_model = workspace / "mlflow-model"
-    mlflow.onnx.save_model(onnx.load(str(model)), str(mlflow_model), save_as_external_data=False)
-    (workspace / "floor_app.py").write_text(FLOOR_APP)
-    params = workspace / "params.yaml"
-    params.write_text(f"serve:\n  model_name: digits\n  workers: {workers}\n")
-    python = [sys.executable, "-m"]
-    kit = [*python, "ml.serve", "--model", str(model), "--params", str(params)]
-    kit += ["--samples", str(workspace / "samples"), "--port", "PORT"]
-    # The floors run like the kit: gunicorn's arbiter with the same number of uvicorn workers.
-    floor = [*python, "gunicorn", "--worker-class", "uvicorn_worker.UvicornWorker"]
-    floor += ["--workers", str(workers), "--bind", "127.0.0.1:PORT", "--no-control-socket"]
-    floor += ["--log-level", "warning", "floor_app:app"]
-    served = [str(VENV_BIN / "mlflow"), "models", "serve", "-m", str(mlflow_model)]
-    served += ["--env-manager", "local", "--host", "127.0.0.1", "-p", "PORT"]
-    return {
-        "kit": Server("kit", kit, "/v2/health/ready", "/v2/models/digits/infer", ROOT),
-        "mlflow": Server("mlflow", served, "/ping", "/invocations", workspace),
-        "floor": Server("floor", floor, "/ready", "/noop", workspace),
-        "floor-raw": Server("floor-raw", floor, "/ready", "/raw", workspace),
-    }
+def proc_stats() -> dict[int, list[str]]:
+    """pid -> the fields of /proc/<pid>/stat after the command name."""
+    stats = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            stats[int(stat.parent.name)] = stat.read_text().rsplit(")", 1)[1].split()
+    return stats
 
 
-def write_bodies(workspace: Path, model: Path) -> dict[tuple[str, int], Path]:
-    """Request bodies: the same rows in each server's format (the floor gets the kit's)."""
+def descendants(root: int, stats: dict[int, list[str]] | None = None) -> list[int]:
+    stats = proc_stats() if stats is None else stats
+    children: dict[int, list[int]] = {}
+    for pid, fields in stats.items():
+        children.setdefault(int(fields[1]), []).append(pid)  # ppid
+    found, todo = [], [root]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def tree_cpu_seconds(root: int) -> float:
+    """User + system CPU seconds of `root` and every process below it (Linux /proc)."""
+    stats = proc_stats()
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in [root, *descendants(root, stats)]:
+        if pid in stats:
+            total += int(stats[pid][11]) + int(stats[pid][12])  # utime, stime
+    return total / tick
+
+
+def model_facts(model: Path) -> tuple[str, tuple[int, ...]]:
     from ml.serve.model import load
 
     loaded = load(model)
+    return loaded.input_name, loaded.row_shape
+
+
+def make_servers(
+    workspace: Path, model: Path, workers: int, wanted: list[str]
+) -> tuple[dict[str, Server], dict[str, str]]:
+    """The servers to measure, and the reason for each one that cannot run here."""
+    input_name, row_shape = model_facts(model)
+    base_env = os.environ | {"PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+    facts = {
+        "MODEL": str(model),
+        "INPUT_NAME": input_name,
+        "ROW_SHAPE": json.dumps(row_shape),
+        "WORKERS": str(workers),
+    }
+    params = workspace / "params.yaml"
+    params.write_text(f"serve:\n  model_name: digits\n  workers: {workers}\n")
+    python = sys.executable
+    kit = [python, "-m", "ml.serve", "--model", str(model), "--params", str(params)]
+    kit += ["--samples", str(workspace / "samples"), "--port", "PORT"]
+    floor = [python, "-m", "gunicorn", "--worker-class", "uvicorn_worker.UvicornWorker"]
+    floor += ["--workers", str(workers), "--bind", "127.0.0.1:PORT", "--no-control-socket"]
+    floor += ["--log-level", "warning", "raw_floor:app"]
+    servers = {
+        KIT: Server(
+            KIT, kit, "/v2/health/ready", "/v2/models/digits/infer", REPO_ROOT, base_env, "v2"
+        ),
+        FLOOR: Server(
+            FLOOR,
+            floor,
+            "/ready",
+            "/infer",
+            BASELINES_DIR,
+            base_env | facts | {"PYTHONPATH": str(REPO_ROOT)},
+            "v2",
+        ),
+    }
+    skipped = {}
+    for name in wanted:
+        if name in servers:
+            continue
+        if name == "mlflow":
+            servers[name] = mlflow_server(workspace, model, base_env)
+            continue
+        peer = PEERS[name]
+        try:
+            peer_python = environment(name)
+        except PeerUnavailable as exc:
+            skipped[name] = str(exc)
+            continue
+        command = [
+            part.replace("PYTHON", str(peer_python)).replace("WORKERS", str(workers))
+            for part in peer.command
+        ]
+        # Only the peer's own environment: nothing of the project's on its path.
+        env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+        env |= facts | {"PATH": f"{peer_python.parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+        servers[name] = Server(
+            name, command, peer.ready, peer.infer, PEERS_DIR / name, env, "instances"
+        )
+    return {name: servers[name] for name in wanted if name in servers}, skipped
+
+
+def mlflow_server(workspace: Path, model: Path, env: dict[str, str]) -> Server:
+    import mlflow.onnx
+    import onnx
+
+    saved = workspace / "mlflow-model"
+    mlflow.onnx.save_model(onnx.load(str(model)), str(saved), save_as_external_data=False)
+    command = [str(VENV_BIN / "mlflow"), "models", "serve", "-m", str(saved)]
+    command += ["--env-manager", "local", "--host", "127.0.0.1", "-p", "PORT"]
+    return Server("mlflow", command, "/ping", "/invocations", workspace, env, "mlflow")
+
+
+def write_bodies(workspace: Path, model: Path) -> dict[tuple[str, int], Path]:
+    """Request bodies, the same rows in each format: OIP v2 (kit, floor), {"instances": [flat
+    rows]} (the peers), {"inputs": [nested rows]} (mlflow)."""
+    input_name, row_shape = model_facts(model)
     rng = np.random.default_rng(0)
     bodies = {}
     for rows in ROWS:
-        data = rng.random((rows, *loaded.row_shape), dtype=np.float32).round(4)
-        v2 = {
-            "inputs": [
-                {
-                    "name": loaded.input_name,
-                    "shape": list(data.shape),
-                    "datatype": "FP32",
-                    "data": data.ravel().tolist(),
-                }
-            ]
+        data = rng.random((rows, *row_shape), dtype=np.float32).round(4)
+        formats = {
+            "v2": {
+                "inputs": [
+                    {
+                        "name": input_name,
+                        "shape": list(data.shape),
+                        "datatype": "FP32",
+                        "data": data.ravel().tolist(),
+                    }
+                ]
+            },
+            "instances": {"instances": data.reshape(rows, -1).tolist()},
+            "mlflow": {"inputs": data.tolist()},
         }
-        formats = (
-            ("kit", v2),
-            ("floor", v2),
-            ("floor-raw", v2),
-            ("mlflow", {"inputs": data.tolist()}),
-        )
-        for server, body in formats:
-            path = workspace / f"{server}-{rows}.json"
+        for body_format, body in formats.items():
+            path = workspace / f"{body_format}-{rows}.json"
             path.write_text(json.dumps(body))
-            bodies[server, rows] = path
+            bodies[body_format, rows] = path
     return bodies
 
 
@@ -203,31 +299,19 @@ def check_answers(server: Server, body: Path) -> None:
 
 
 def wrk(server: Server, body: Path, connections: int, seconds: float) -> dict:
-    """One wrk run, plus the CPU time the server's processes used per request: on a shared
-    machine a steadier figure than wall-clock throughput."""
+    """One wrk run, plus the CPU time the server's processes used per request and the load
+    average at its end."""
     script = body.with_suffix(".lua")
     script.write_text(WRK_SCRIPT.format(body=body))
     command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds:g}s", "--latency", "-s", str(script)]
-    before = group_cpu_seconds(server.pid)
+    before = tree_cpu_seconds(server.pid)
     result = subprocess.run(
         [*command, server.infer_url], capture_output=True, text=True, check=True
     )
-    used = group_cpu_seconds(server.pid) - before
+    used = tree_cpu_seconds(server.pid) - before
     figures = parse_wrk(result.stdout)
     requests = int(found(r"(\d+) requests in", result.stdout).group(1))
-    return figures | {"cpu_us": used / max(requests, 1) * 1e6}
-
-
-def group_cpu_seconds(group: int) -> float:
-    """User + system CPU seconds of every process in process group `group` (Linux /proc)."""
-    tick = os.sysconf("SC_CLK_TCK")
-    total = 0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        with contextlib.suppress(OSError):
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-            if int(fields[2]) == group:  # pgrp
-                total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / tick
+    return figures | {"cpu_us": used / max(requests, 1) * 1e6, "load": os.getloadavg()[0]}
 
 
 def found(pattern: str, text: str) -> re.Match[str]:
@@ -256,140 +340,222 @@ def parse_wrk(output: str) -> dict:
 
 # (server, rows per request, connections) -> the median figures of its runs
 Figures = dict[tuple[str, int, int], dict[str, float]]
+MEDIANS = ("rps", "p50_ms", "p99_ms", "cpu_us", "load")
 
 
-def measure(all_servers, bodies, duration: float, repeats: int) -> Figures:
+def measure(servers: dict[str, Server], bodies, duration: float, repeats: int) -> Figures:
+    names = list(servers)
     results: dict[tuple[str, int, int], list[dict]] = {}
     for rows in ROWS:
         for connections in CONCURRENCY:
             for repeat in range(repeats):
-                shift = repeat % len(SERVERS)
-                order = SERVERS[shift:] + SERVERS[:shift]  # rotate who goes first
-                for name in order:
-                    server = all_servers[name]
-                    wrk(server, bodies[name, rows], connections, 1)  # warm-up
-                    run = wrk(server, bodies[name, rows], connections, duration)
-                    results.setdefault((name, rows, connections), []).append(run)
-            print_cell(results, rows, connections)
+                shift = repeat % len(names)
+                for name in names[shift:] + names[:shift]:  # rotate who goes first
+                    server = servers[name]
+                    body = bodies[server.body_format, rows]
+                    wrk(server, body, connections, 1)  # warm-up
+                    measured = wrk(server, body, connections, duration)
+                    results.setdefault((name, rows, connections), []).append(measured)
+            print_cell(results, names, rows, connections)
     return {key: median_run(runs) for key, runs in results.items()}
 
 
 def median_run(runs: list[dict]) -> dict[str, float]:
-    merged = {
-        key: statistics.median(run[key] for run in runs)
-        for key in ("rps", "p50_ms", "p99_ms", "cpu_us")
-    }
-    return merged | {"errors": sum(run["errors"] for run in runs)}
+    merged = {key: statistics.median(one[key] for one in runs) for key in MEDIANS}
+    return merged | {"errors": sum(one["errors"] for one in runs)}
 
 
-def print_cell(results: dict, rows: int, connections: int) -> None:
-    for name in SERVERS:
-        run = median_run(results[name, rows, connections])
+def print_cell(results: dict, names: list[str], rows: int, connections: int) -> None:
+    kit = median_run(results[KIT, rows, connections])
+    for name in names:
+        cell = median_run(results[name, rows, connections])
+        ratio = "" if name == KIT else f"  kit/{name} {kit['rps'] / cell['rps']:5.2f}x"
         print(
-            f"  {rows:>2} row(s) c={connections:<2} {name:<9} {run['rps']:>8.0f} req/s  "
-            f"p50 {run['p50_ms']:6.2f} ms  p99 {run['p99_ms']:6.2f} ms  "
-            f"server CPU {run['cpu_us']:6.0f} us/req  errors {run['errors']}",
+            f"  {rows:>2} row(s) c={connections:<2} {name:<8} {cell['rps']:>7.0f} req/s  "
+            f"p50 {cell['p50_ms']:6.2f} ms  p99 {cell['p99_ms']:7.2f} ms  "
+            f"CPU {cell['cpu_us']:6.0f} us/req  errors {cell['errors']}  "
+            f"load {cell['load']:.1f}{ratio}",
             flush=True,
         )
 
 
-def cold_starts(all_servers, starts: int) -> dict[str, float]:
-    times: dict[str, list[float]] = {"kit": [], "mlflow": []}
+def cold_starts(servers: dict[str, Server], starts: int) -> dict[str, dict[str, float]]:
+    """Median seconds to ready per server, every server in turn, the order rotating."""
+    names = list(servers)
+    times: dict[str, list[float]] = {name: [] for name in names}
+    loads: list[float] = []
     for attempt in range(starts):
-        for name in ("kit", "mlflow") if attempt % 2 == 0 else ("mlflow", "kit"):
-            server = all_servers[name]
+        shift = attempt % len(names)
+        for name in names[shift:] + names[:shift]:
+            server = servers[name]
             try:
                 times[name].append(server.start())
             finally:
                 server.stop()
-    return {name: statistics.median(values) for name, values in times.items()}
-
-
-def report(figures: Figures, starts: dict[str, float], workers: int) -> dict:
-    def ratio(top, bottom) -> float:
-        return figures[top]["rps"] / figures[bottom]["rps"]
-
-    goals = {
-        "throughput kit/mlflow, 1 row, c=8": (ratio(("kit", 1, 8), ("mlflow", 1, 8)), 5, True),
-        "throughput kit/mlflow, 32 rows, c=8": (
-            ratio(("kit", 32, 8), ("mlflow", 32, 8)),
-            10,
-            True,
-        ),
-        "p50 kit/floor, 1 row, c=1": (
-            figures["kit", 1, 1]["p50_ms"] / figures["floor", 1, 1]["p50_ms"],
-            1.5,
-            False,
-        ),
-        "errors kit, c=32 (1 and 32 rows)": (
-            figures["kit", 1, 32]["errors"] + figures["kit", 32, 32]["errors"],
-            0,
-            False,
-        ),
-        "cold start kit, s": (starts["kit"], 1.0, False),
+        loads.append(os.getloadavg()[0])
+    return {
+        name: {"seconds": statistics.median(values), "load": statistics.median(loads)}
+        for name, values in times.items()
     }
-    cpu = {name: figures[name, 1, 1]["cpu_us"] for name in SERVERS}
-    print(
-        "\nserver CPU per 1-row request at c=1: "
-        + ", ".join(f"{name} {value:.0f} us" for name, value in cpu.items())
+
+
+def ratio_table(figures: Figures, starts: dict, peers: list[str]) -> None:
+    """Every peer against the kit, cell by cell: kit/peer throughput, peer/kit latency and CPU
+    (above 1: the kit is ahead), and cold start."""
+    rows: list[list[object]] = []
+    for peer in peers:
+        for count in ROWS:
+            for connections in CONCURRENCY:
+                kit, other = figures[KIT, count, connections], figures[peer, count, connections]
+                rows.append(
+                    [
+                        f"{peer} {count}r c={connections}",
+                        f"{kit['rps'] / other['rps']:.2f}",
+                        f"{other['p50_ms'] / kit['p50_ms']:.2f}",
+                        f"{other['p99_ms'] / kit['p99_ms']:.2f}",
+                        f"{other['cpu_us'] / kit['cpu_us']:.2f}",
+                        f"{(kit['load'] + other['load']) / 2:.1f}",
+                    ]
+                )
+        cold = starts[peer]["seconds"] / starts[KIT]["seconds"]
+        rows.append([f"{peer} cold start", "", "", "", "", f"{starts[peer]['load']:.1f}"])
+        rows[-1][1] = f"{cold:.2f} (peer/kit)"
+    print()
+    print_table(["peer, cell", "kit/peer req/s", "p50 peer/kit", "p99", "CPU", "load"], rows)
+
+
+def goals(figures: Figures, starts: dict, peers: list[str]) -> dict[str, dict]:
+    def cell(name: str, rows: int, connections: int) -> dict[str, float]:
+        return figures[name, rows, connections]
+
+    results: dict[str, dict] = {}
+
+    def goal(label: str, value: float, target: float, higher: bool, load: float) -> None:
+        verdict = print_goal(label, value, target, higher, load)
+        results[label] = {"value": value, "goal": target, "result": verdict, "load": load}
+
+    kit1, floor1 = cell(KIT, 1, 8), cell(FLOOR, 1, 8)
+    load8 = (kit1["load"] + floor1["load"]) / 2
+    print()
+    goal("throughput kit/floor, 1 row, c=8", kit1["rps"] / floor1["rps"], 0.8, True, load8)
+    goal(
+        "server CPU per request kit/floor, 1 row, c=8",
+        kit1["cpu_us"] / floor1["cpu_us"],
+        1.3,
+        False,
+        load8,
     )
-    raw = figures["kit", 1, 1]["p50_ms"] / figures["floor-raw", 1, 1]["p50_ms"]
-    print(f"workers: kit {workers}, floors {workers}, mlflow 1 (its default)")
-    print(f"p50 kit/floor-raw, 1 row, c=1: {raw:.2f} (floor-raw: the least this stack can do)")
-    print(
-        f"cold start to ready (median): kit {starts['kit']:.2f} s, mlflow {starts['mlflow']:.2f} s"
+    kit_c1, floor_c1 = cell(KIT, 1, 1), cell(FLOOR, 1, 1)
+    goal(
+        "p50 kit/floor, 1 row, c=1",
+        kit_c1["p50_ms"] / floor_c1["p50_ms"],
+        1.3,
+        False,
+        (kit_c1["load"] + floor_c1["load"]) / 2,
     )
-    print(
-        f"p50 kit/floor, 32 rows, c=1: "
-        f"{figures['kit', 32, 1]['p50_ms'] / figures['floor', 32, 1]['p50_ms']:.2f}"
-    )
-    for label, (value, goal, higher) in goals.items():
-        met = value >= goal if higher else value <= goal
-        print(
-            f"{label} = {value:.2f} (goal {'>=' if higher else '<='} {goal:g}): "
-            f"{'PASS' if met else 'MISS'}"
+    goal("cold start kit, s", starts[KIT]["seconds"], 1.0, False, starts[KIT]["load"])
+    for rows, target in ((1, 4.0), (32, 5.0)):
+        label = f"throughput kit/fastest peer, {rows} row(s), c=8"
+        if not peers:
+            print(f"{label}: SKIP (no peer could run here)")
+            continue
+        fastest = max(peers, key=lambda name: cell(name, rows, 8)["rps"])
+        kit = cell(KIT, rows, 8)
+        goal(
+            f"{label} ({fastest})",
+            kit["rps"] / cell(fastest, rows, 8)["rps"],
+            target,
+            True,
+            (kit["load"] + cell(fastest, rows, 8)["load"]) / 2,
         )
-    return {label: {"value": value, "goal": goal} for label, (value, goal, _) in goals.items()}
+    errors = cell(KIT, 1, 32)["errors"] + cell(KIT, 32, 32)["errors"]
+    goal("errors kit, c=32 (1 and 32 rows)", errors, 0, False, cell(KIT, 32, 32)["load"])
+    return results
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", type=Path, default=ROOT / "models/model.onnx")
-    parser.add_argument("--duration", type=float, default=5.0, help="seconds per run")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--model", type=Path, default=REPO_ROOT / "models/model.onnx")
+    parser.add_argument("--duration", type=float, default=3.0, help="seconds per run")
     parser.add_argument("--repeats", type=int, default=2, help="runs per server and cell")
     parser.add_argument("--starts", type=int, default=3, help="cold starts per server")
-    parser.add_argument("--workers", type=int, default=2, help="kit and floor workers")
+    parser.add_argument("--workers", type=int, default=2, help="workers of every server")
+    parser.add_argument(
+        "--servers",
+        default=",".join(ALL_SERVERS),
+        help="comma-separated servers to measure; kit and floor always run (default: all)",
+    )
+    parser.add_argument("--quick", action="store_true", help="1 s runs, 1 repeat: a smoke test")
     args = parser.parse_args()
+    if args.quick:
+        args.duration, args.repeats, args.starts = 1.0, 1, 1
+    wanted = [KIT, FLOOR, *(s for s in args.servers.split(",") if s not in (KIT, FLOOR))]
+    unknown = [name for name in wanted if name not in ALL_SERVERS]
+    if unknown:
+        sys.exit(f"unknown servers {unknown}; choose from {', '.join(ALL_SERVERS)}")
     if shutil.which("wrk") is None:
-        sys.exit("wrk is missing: apt-get install -y wrk")
-    if not args.model.is_file():
+        sys.exit("wrk, the load generator, is missing: apt-get install -y wrk")
+    model = args.model.resolve()
+    if not model.is_file():
         sys.exit(f"{args.model}: no model; run `make run` (or pass --model)")
     with tempfile.TemporaryDirectory(prefix="runwright-bench-serve-") as tmp:
         workspace = Path(tmp)
-        all_servers = servers(workspace, args.model, args.workers)
-        bodies = write_bodies(workspace, args.model)
-        starts = cold_starts(all_servers, args.starts)
-        try:
-            for name, server in all_servers.items():
+        servers, skipped = make_servers(workspace, model, args.workers, wanted)
+        bodies = write_bodies(workspace, model)
+        for name, server in list(servers.items()):
+            try:
                 server.start()
-                check_answers(server, bodies[name, 1])
-            print(f"model {args.model}, {args.duration:g} s per run, {args.repeats} runs per cell")
-            figures = measure(all_servers, bodies, args.duration, args.repeats)
-        finally:
-            for server in all_servers.values():
+                check_answers(server, bodies[server.body_format, 1])
+            except RuntimeError as exc:
+                if name in (KIT, FLOOR):
+                    raise
+                skipped[name] = f"does not serve here: {exc}"
+                del servers[name]
+            finally:
                 server.stop()
-    goals = report(figures, starts, args.workers)
-    results = BENCH / "results"
-    results.mkdir(exist_ok=True)
-    record = {
-        "cells": [
-            {"server": s, "rows": r, "concurrency": c} | v for (s, r, c), v in figures.items()
-        ],
-        "cold_start_s": starts,
-        "goals": goals,
-        "load_average": os.getloadavg(),
-    }
-    (results / "serve.json").write_text(json.dumps(record, indent=2) + "\n")
+        for name, reason in skipped.items():
+            print(f"SKIP {name}: {reason}")
+        starts = cold_starts(servers, args.starts)
+        try:
+            for server in servers.values():
+                server.start()
+            print(
+                f"model {args.model}, {args.workers} workers each, {args.duration:g} s per run, "
+                f"{args.repeats} runs per cell"
+            )
+            figures = measure(servers, bodies, args.duration, args.repeats)
+        finally:
+            for server in servers.values():
+                server.stop()
+    print(
+        "cold start to ready (median): "
+        + ", ".join(f"{name} {value['seconds']:.2f} s" for name, value in starts.items())
+    )
+    peers = [name for name in servers if name not in (KIT, FLOOR)]
+    ratio_table(figures, starts, peers)
+    results = goals(figures, starts, peers)
+    write_results(
+        "serve",
+        {
+            "quick": args.quick,
+            # The working tree's service is what ran (no clone): its commit, and whether the
+            # tree had changes on top of it.
+            "working_tree": {
+                "commit": head_commit(REPO_ROOT),
+                "changed": bool(
+                    run(["git", "status", "--porcelain"], REPO_ROOT, tool_env()).stdout.strip()
+                ),
+            },
+            "cells": [
+                {"server": s, "rows": r, "concurrency": c} | v for (s, r, c), v in figures.items()
+            ],
+            "cold_start": starts,
+            "skipped": skipped,
+            "goals": results,
+        },
+    )
 
 
 if __name__ == "__main__":

@@ -4,7 +4,10 @@ version and reloads. With several workers, each writes to PROMETHEUS_MULTIPROC_D
 
 from __future__ import annotations
 
+import bisect
+import math
 import os
+import threading
 import time
 
 from prometheus_client import (
@@ -19,6 +22,7 @@ from prometheus_client import (
 
 # Seconds; a loopback request to a small model takes about 0.2-1 ms.
 LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+BOUNDS = (*LATENCY_BUCKETS, math.inf)  # the histogram's buckets, +Inf last as it adds it
 
 
 class Metrics:
@@ -54,17 +58,53 @@ class Metrics:
             registry=self.registry,
         )
         self._children: dict[tuple, tuple] = {}
+        # Requests and rows are tallied in memory on the request path and written to the
+        # Prometheus values (files shared by the workers, in multiprocess mode) by `flush`:
+        # each worker's reload thread calls it every second, and /metrics before it reads.
+        self._lock = threading.Lock()
+        self._pending: dict[tuple[str, int], list[float]] = {}
+        self._pending_rows = 0
 
     def observe(self, endpoint: str, status: int, seconds: float) -> None:
-        key = (endpoint, status)
-        children = self._children.get(key)
+        # The bucket Histogram.observe would count it in: the first bound it does not exceed.
+        bucket = bisect.bisect_left(BOUNDS, seconds)
+        with self._lock:
+            tally = self._pending.get((endpoint, status))
+            if tally is None:  # per bucket, then the count and the sum of seconds
+                tally = self._pending[endpoint, status] = [0.0] * (len(BOUNDS) + 2)
+            tally[bucket] += 1
+            tally[-2] += 1
+            tally[-1] += seconds
+
+    def predicted(self, rows: int) -> None:
+        with self._lock:
+            self._pending_rows += rows
+
+    def flush(self) -> None:
+        """Write what was tallied since the last flush to the Prometheus values."""
+        with self._lock:
+            pending, self._pending = self._pending, {}
+            rows, self._pending_rows = self._pending_rows, 0
+        if rows:
+            self.rows.inc(rows)
+        for (endpoint, status), tally in pending.items():
+            latency, error = self.children(endpoint, status)
+            # Histogram has no call for many observations at once: its bucket and sum values
+            # are incremented as observe() increments them.
+            for bucket, count in enumerate(tally[: len(BOUNDS)]):
+                if count:
+                    latency._buckets[bucket].inc(count)
+            latency._sum.inc(tally[-1])
+            if error is not None:
+                error.inc(tally[-2])
+
+    def children(self, endpoint: str, status: int) -> tuple:
+        children = self._children.get((endpoint, status))
         if children is None:  # labels() takes a lock and hashes; cache the children
             error = self.errors.labels(endpoint, str(status)) if status >= 400 else None
-            children = self._children[key] = (self.latency.labels(endpoint, str(status)), error)
-        latency, error = children
-        latency.observe(seconds)
-        if error is not None:
-            error.inc()
+            children = (self.latency.labels(endpoint, str(status)), error)
+            self._children[endpoint, status] = children
+        return children
 
     def serving(self, name: str, version: str, previous: str | None) -> None:
         if previous and previous != version:
@@ -72,6 +112,7 @@ class Metrics:
         self.model.labels(name, version).set(1)
 
     def render(self) -> tuple[bytes, str]:
+        self.flush()  # this worker's figures up to now; the others' within a second
         if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
             registry = CollectorRegistry()
             multiprocess.MultiProcessCollector(registry)

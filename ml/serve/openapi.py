@@ -1,13 +1,8 @@
-"""OpenAPI documentation of the inference endpoints. They are plain Starlette routes that parse
-their bodies themselves (orjson + numpy), so FastAPI cannot describe them; they are written out
-here for clients and for schema-driven fuzzing (schemathesis)."""
+"""The service's OpenAPI document, written out for clients and for schema-driven fuzzing
+(schemathesis): the endpoints parse their own bodies (orjson + numpy) and run on Starlette,
+which documents nothing itself. Every status and content type an endpoint answers is here."""
 
 from __future__ import annotations
-
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from fastapi import FastAPI
 
 DATATYPES = ["BOOL", "UINT8", "UINT16", "UINT32", "UINT64", "INT8", "INT16", "INT32", "INT64"]
 DATATYPES += ["FP16", "FP32", "FP64", "BYTES"]
@@ -100,22 +95,55 @@ V2_INFER_VERSION = operation(
     "Open Inference Protocol v2 inference on a version", V2_REQUEST, ("name", "version")
 )
 V1_PREDICT = operation("KServe v1 predict", V1_REQUEST, ("name",))
+INFERENCE_OPERATIONS = {
+    "/v2/models/{name}/infer": V2_INFER,
+    "/v1/models/{name}:predict": V1_PREDICT,
+    "/v2/models/{name}/versions/{version}/infer": V2_INFER_VERSION,
+}
 
 
-def document(app: FastAPI, operations: dict[str, dict]) -> None:
-    """Make app.openapi() include `operations` ({path: operation}), POST routes that FastAPI
-    does not document itself because they are plain Starlette routes."""
-    from fastapi.openapi.utils import get_openapi
+JSON_OBJECT = {"application/json": {"schema": {"type": "object"}}}
+NOT_FOUND = {
+    "description": "No such model.",
+    "content": {"application/json": {"schema": ERROR}},
+}
 
-    def schema() -> dict:
-        if app.openapi_schema is None:
-            generated = get_openapi(title=app.title, version=app.version, routes=app.routes)
-            generated["paths"] = {path: {"post": op} for path, op in operations.items()} | (
-                generated.get("paths") or {}
-            )
-            app.openapi_schema = generated
-        return app.openapi_schema
 
-    # Replacing app.openapi is FastAPI's documented way to extend the schema; mypy forbids
-    # assigning to a method.
-    app.openapi = schema  # type: ignore[method-assign]
+def read(summary: str, path_parameters: tuple[str, ...] = (), content: dict | None = None) -> dict:
+    """A GET operation answering 200 with `content` (JSON by default), and 404 for any model
+    name but the one served when it takes a name."""
+    responses: dict[str, dict] = {
+        "200": {"description": summary, "content": content or JSON_OBJECT}
+    }
+    if path_parameters:
+        responses["404"] = NOT_FOUND
+    return {
+        "summary": summary,
+        "operationId": summary.lower().replace(" ", "_").replace("'", ""),
+        "parameters": [
+            {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+            for name in path_parameters
+        ],
+        "responses": responses,
+    }
+
+
+READ_OPERATIONS = {
+    "/v2/health/live": read("Server liveness"),
+    "/v2/health/ready": read("Server readiness"),
+    "/v2": read("Server metadata"),
+    "/v2/models/{name}": read("Model metadata", ("name",)),
+    "/v2/models/{name}/ready": read("Model readiness", ("name",)),
+    "/v1/models": read("Served models"),
+    "/v1/models/{name}": read("KServe v1 model readiness", ("name",)),
+    "/": read("The web page", content={"text/html": {"schema": {"type": "string"}}}),
+    # Prometheus' text exposition format; its version parameter follows prometheus_client.
+    "/metrics": read("Prometheus metrics", content={"text/plain": {"schema": {"type": "string"}}}),
+}
+
+
+def document(title: str, version: str) -> dict:
+    """The service's OpenAPI document: every path it answers, with its statuses and types."""
+    paths = {path: {"post": op} for path, op in INFERENCE_OPERATIONS.items()}
+    paths |= {path: {"get": op} for path, op in READ_OPERATIONS.items()}
+    return {"openapi": "3.1.0", "info": {"title": title, "version": version}, "paths": paths}

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from ml.serve.model import LoadedModel
-from ml.serve.validation import RequestError
+from ml.serve.validation import RequestError, parameters
 
 LABEL_OUTPUT = "label"  # the extra v2 output that carries class labels
 
@@ -66,6 +66,8 @@ def requested_outputs(payload: dict, model: LoadedModel) -> list[str]:
         isinstance(item, dict) and isinstance(item.get("name"), str) for item in wanted
     ):
         raise RequestError(400, "'outputs' must be a list of objects with a 'name'")
+    for index, item in enumerate(wanted):
+        parameters(item, f"outputs[{index}].parameters")
     names = [item["name"] for item in wanted]
     unknown = [n for n in names if n not in available]
     if unknown:

@@ -35,11 +35,13 @@ class ModelHolder:
         threads: int,
         interval_seconds: float,
         on_reload: Callable[[str, LoadedModel, LoadedModel], None] | None = None,
+        on_tick: Callable[[], None] | None = None,
     ) -> None:
         self.path = path
         self.threads = threads
         self.interval = interval_seconds
         self.on_reload = on_reload
+        self.on_tick = on_tick  # called after each look at the file
         self.seen = file_identity(path)
         self.current: LoadedModel = load(path, threads)
         self.stopping = threading.Event()
@@ -57,6 +59,11 @@ class ModelHolder:
     def watch(self) -> None:
         while not self.stopping.wait(self.interval):
             self.check()
+            if self.on_tick is not None:
+                try:
+                    self.on_tick()
+                except Exception:  # a full disk must not stop the reloads
+                    log.exception("Periodic flush failed")
 
     def check(self) -> bool:
         """Load the file if it changed since the last look; True when a new model came in."""

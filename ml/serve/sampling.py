@@ -7,6 +7,7 @@ previous one): disk use stays under 2 x max_bytes per worker.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from pathlib import Path
@@ -54,9 +55,17 @@ class InputSampler:
         file = self.file
         if file is None or self.written >= self.max_bytes:
             file = self.rotate()
+        # Buffered: the service's reload thread flushes every second (Service.tick), so the
+        # monitor, which reads these files while the service runs, sees lines within about a
+        # second, without a system call on the request path.
         file.write(lines)
-        file.flush()  # the monitor reads these files while the service runs
         self.written += len(lines)
+
+    def flush(self) -> None:
+        # From the reload thread: a rotation on the request path may have just closed it.
+        with contextlib.suppress(ValueError):
+            if self.file is not None:
+                self.file.flush()
 
     def rotate(self) -> BinaryIO:
         """Start a fresh file (keeping the last one as .1) and return it."""

@@ -4,6 +4,7 @@ metrics, and the few steps every inference request shares."""
 from __future__ import annotations
 
 import dataclasses
+import gc
 import logging
 import os
 import warnings
@@ -53,6 +54,7 @@ class Service:
             settings.threads_per_worker,
             settings.reload_interval_seconds,
             on_reload=self.reloaded,
+            on_tick=self.tick,
         )
         self.current = Served.build(self.holder.current, self.name)
         self.metrics.serving(self.name, self.current.model.version, None)
@@ -67,10 +69,21 @@ class Service:
 
     def start(self) -> None:
         self.holder.start()
+        # What is loaded by now (the web stack, the model, the app) lives as long as the worker:
+        # out of the garbage collector's sight, full collections stop walking it again and
+        # again on the request path.
+        gc.freeze()
 
     def stop(self) -> None:
         self.holder.stop()
+        self.metrics.flush()
         self.sampler.close()
+
+    def tick(self) -> None:
+        """Every reload interval, from the reload thread: what the request path tallied or
+        buffered reaches the metrics files and the sample files."""
+        self.metrics.flush()
+        self.sampler.flush()
 
     def reloaded(self, result: str, previous: LoadedModel, current: LoadedModel) -> None:
         self.metrics.reloads.labels(result).inc()
@@ -117,7 +130,7 @@ class Service:
 
     def predict(self, model: LoadedModel, rows: np.ndarray) -> np.ndarray:
         result = model.predict(rows)
-        self.metrics.rows.inc(len(rows))
+        self.metrics.predicted(len(rows))
         self.sampler.record(rows, result, model.version)
         return result
 

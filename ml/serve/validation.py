@@ -64,7 +64,9 @@ def numbers(data: object, where: str, integers: bool = False) -> np.ndarray:
 
 
 def finite(rows: np.ndarray, where: str) -> np.ndarray:
-    if np.isfinite(rows).all():  # the common case, in one pass
+    # The common case in one reduction: a sum is finite exactly when every value is (NaN and
+    # infinity carry through a sum, and float64 does not overflow on float32 values).
+    if math.isfinite(np.add.reduce(rows, axis=None, dtype=np.float64)):
         return rows
     good = np.isfinite(rows.reshape(len(rows), -1)).all(axis=1)
     if not good.all():
@@ -76,10 +78,21 @@ def finite(rows: np.ndarray, where: str) -> np.ndarray:
 
 
 def v2_object(payload: object) -> dict:
-    """An Open Inference Protocol v2 request is a JSON object; anything else is refused."""
+    """An Open Inference Protocol v2 request is a JSON object; anything else is refused, and so
+    are its optional fields when they have the wrong type (the OpenAPI document promises it)."""
     if not isinstance(payload, dict):
         raise RequestError(400, "an inference request is a JSON object with an 'inputs' list")
+    if "id" in payload and not isinstance(payload["id"], str):
+        raise RequestError(400, f"'id' must be text, got {json_type(payload['id'])}")
+    parameters(payload, "'parameters'")
     return payload
+
+
+def parameters(container: dict, where: str) -> None:
+    """The optional 'parameters' of a request, tensor or output: an object when present."""
+    value = container.get("parameters", {})
+    if not isinstance(value, dict):
+        raise RequestError(400, f"{where} must be an object, got {json_type(value)}")
 
 
 def v2_rows(payload: object, model: LoadedModel, max_rows: int) -> np.ndarray:
@@ -90,6 +103,7 @@ def v2_rows(payload: object, model: LoadedModel, max_rows: int) -> np.ndarray:
             400, f"'inputs' must be a list of one tensor object, named {model.input_name!r}"
         )
     tensor = inputs[0]
+    parameters(tensor, "inputs[0].parameters")
     if tensor.get("name") != model.input_name:
         raise RequestError(
             400, f"inputs[0].name must be {model.input_name!r}, got {tensor.get('name')!r}"
@@ -98,11 +112,14 @@ def v2_rows(payload: object, model: LoadedModel, max_rows: int) -> np.ndarray:
     if datatype not in NUMERIC_DATATYPES:
         raise RequestError(400, f"inputs[0].datatype {datatype!r} is not numeric; send 'FP32'")
     shape = tensor.get("shape")
-    expected = f"[batch, {', '.join(map(str, model.row_shape))}]"
     if type(shape) is not list or set(map(type, shape)) != {int}:  # 8.0 and true are no sizes
-        raise RequestError(400, f"inputs[0].shape must be a list of integers like {expected}")
+        raise RequestError(
+            400, f"inputs[0].shape must be a list of integers like {expected_shape(model)}"
+        )
     if not shape or tuple(shape[1:]) != model.row_shape:
-        raise RequestError(400, f"inputs[0].shape {shape} does not match the model's {expected}")
+        raise RequestError(
+            400, f"inputs[0].shape {shape} does not match the model's {expected_shape(model)}"
+        )
     check_batch(shape[0], max_rows, "inputs[0].shape[0]")
     rows = numbers(tensor.get("data"), "inputs[0].data", integers=datatype[0] in "IU")
     if rows.size != math.prod(shape):
@@ -111,6 +128,10 @@ def v2_rows(payload: object, model: LoadedModel, max_rows: int) -> np.ndarray:
             f"inputs[0].data holds {rows.size} numbers but shape {shape} needs {math.prod(shape)}",
         )
     return finite(rows.reshape(shape), "inputs[0].data")
+
+
+def expected_shape(model: LoadedModel) -> str:
+    return f"[batch, {', '.join(map(str, model.row_shape))}]"
 
 
 def v1_rows(payload: object, model: LoadedModel, max_rows: int, named=None) -> np.ndarray:

@@ -19,6 +19,7 @@ def metrics(monkeypatch) -> Metrics:
 
 
 def value(metrics: Metrics, name: str, **labels: str) -> float | None:
+    metrics.flush()
     return metrics.registry.get_sample_value(name, labels)
 
 
@@ -62,6 +63,33 @@ def test_only_the_served_version_is_flagged(metrics):
     text, content_type = metrics.render()
     assert b'runwright_model_info{model="digits",version="bbb"} 1.0' in text
     assert content_type.startswith("text/plain")
+
+
+def test_tallies_reach_prometheus_as_observations_would(metrics):
+    """The request path tallies in memory; a flush writes what Histogram.observe would have."""
+    direct = Metrics()
+    for seconds in (0.0001, 0.0005, 0.003, 0.7, 9.0):
+        metrics.observe("v2_infer", 400, seconds)
+        direct.latency.labels("v2_infer", "400").observe(seconds)
+    direct.errors.labels("v2_infer", "400").inc(5)
+    metrics.predicted(3)
+    metrics.predicted(4)
+    assert metrics.registry.get_sample_value("runwright_predicted_rows_total") == 0
+    metrics.flush()
+    metrics.flush()  # nothing new: nothing counted twice
+    assert metrics.registry.get_sample_value("runwright_predicted_rows_total") == 7
+
+    def samples(registry) -> dict:
+        return {
+            (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+            for family in registry.collect()
+            if family.name in ("runwright_request_duration_seconds", "runwright_request_errors")
+            for sample in family.samples
+            if not sample.name.endswith("_created")
+        }
+
+    assert samples(metrics.registry) == samples(direct.registry)
+    assert metrics.render()[0].count(b'status="400"') > 10
 
 
 def call(app, path: str) -> list[dict]:

@@ -74,6 +74,10 @@ def test_requested_outputs_default_to_all_and_keep_the_order_asked(digits):
             [{"name": "label"}, {"name": "logits"}],
             "unknown outputs ['logits']; this model has probabilities, label",
         ),
+        (
+            [{"name": "label"}, {"name": "label", "parameters": 1}],
+            "outputs[1].parameters must be an object, got a number",
+        ),
     ],
 )
 def test_malformed_or_unknown_outputs_are_400(digits, outputs, message):

@@ -73,6 +73,7 @@ def test_predictions_are_counted_and_sampled(digits_onnx, tmp_path):
     result = service.predict(model, np.zeros((3, 8, 8, 1), dtype=np.float32))
     service.stop()
     assert result.shape == (3, 10)
+    service.tick()  # what the reload thread does every second
     assert service.metrics.registry.get_sample_value("runwright_predicted_rows_total") == 3
     (samples,) = (tmp_path / "samples").glob("inputs-*.jsonl")
     assert len(samples.read_text().splitlines()) == 3  # every row: sample_every is 1

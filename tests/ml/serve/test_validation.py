@@ -76,3 +76,22 @@ def test_v1_shapes(digits):
     )
     assert "mixes objects and lists" in rejected(v1_rows, {"instances": [{}, [1]]}, digits, 8)
     assert rejected(v1_rows, {"instances": [[0.0]] * 9}, digits, 8, status=413)
+
+
+def test_v2_optional_fields_of_the_wrong_type_are_refused(digits):
+    """The OpenAPI document types `id` and every `parameters`: a request it calls invalid gets
+    a 400, never an answer (schemathesis' negative-data check holds the service to it)."""
+    row = [0.0] * 64
+    assert "'id' must be text, got a number" in rejected(
+        v2_rows, tensor([1, 8, 8, 1], row) | {"id": 7}, digits, 8
+    )
+    assert "'parameters' must be an object, got a list" in rejected(
+        v2_rows, tensor([1, 8, 8, 1], row) | {"parameters": []}, digits, 8
+    )
+    request = tensor([1, 8, 8, 1], row)
+    request["inputs"][0]["parameters"] = "x"
+    assert "inputs[0].parameters must be an object, got text" in rejected(
+        v2_rows, request, digits, 8
+    )
+    fine = tensor([1, 8, 8, 1], row) | {"id": "a", "parameters": {"binary_data": False}}
+    assert v2_rows(fine, digits, 8).shape == (1, 8, 8, 1)

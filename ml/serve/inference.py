@@ -1,0 +1,108 @@
+"""The inference endpoints, answered in front of the web framework: the hot path.
+
+An ASGI app in front of the router recognises the three inference paths by their shape and answers
+requests to them itself: read the body within its limits, check it (ml.serve.validation),
+predict, answer with orjson bytes, record the request's metrics. A middleware stack and router
+(exception handling, metrics, route matching) would cost about as much as the model and the
+JSON together. Every other path (health, metadata, the page, /metrics, /openapi.json) goes
+through the Starlette app in ml/serve/app.py. ml/serve/openapi.py documents them all.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+import orjson
+from starlette.requests import Request
+from starlette.types import ASGIApp
+
+from ml.serve import protocol
+from ml.serve.service import Service
+from ml.serve.validation import RequestError, v1_rows, v2_object, v2_rows
+
+log = logging.getLogger("ml.serve")
+
+JSON_HEADERS = [(b"content-type", b"application/json")]
+ALLOW_HEADERS = [*JSON_HEADERS, (b"allow", b"POST")]
+INTERNAL_ERROR = orjson.dumps({"error": "internal server error; see the service's log"})
+
+# Answers a request to (service, path parameters, request) with a JSON-serialisable object.
+Handler = Callable[[Service, tuple[str, ...], Request], Awaitable[object]]
+
+
+async def infer_v2(service: Service, names: tuple[str, ...], request: Request) -> object:
+    name, version = names if len(names) == 2 else (names[0], None)
+    model = service.served(name, version).model
+    payload = v2_object(await service.read_json(request))
+    rows = v2_rows(payload, model, service.settings.max_batch_rows)
+    wanted = protocol.requested_outputs(payload, model)
+    result = service.predict(model, rows)
+    return protocol.v2_response(model, name, result, payload.get("id"), wanted)
+
+
+async def predict_v1(service: Service, names: tuple[str, ...], request: Request) -> object:
+    served = service.served(names[0])
+    payload = await service.read_json(request)
+    rows = v1_rows(payload, served.model, service.settings.max_batch_rows, served.named)
+    result = service.predict(served.model, rows)
+    return protocol.v1_response(served.model, result)
+
+
+def route(path: str) -> tuple[Handler, str, tuple[str, ...]] | None:
+    """(handler, metrics endpoint label, path parameters) for an inference path, else None.
+    Parameters match like the router's `{name}`: one non-empty path segment each."""
+    if path.startswith("/v2/models/") and path.endswith("/infer"):
+        parts = path[len("/v2/models/") : -len("/infer")].split("/")
+        if len(parts) == 1 and parts[0]:
+            return infer_v2, "v2_infer", (parts[0],)
+        if len(parts) == 3 and parts[1] == "versions" and parts[0] and parts[2]:
+            return infer_v2, "v2_infer", (parts[0], parts[2])
+        return None
+    if path.startswith("/v1/models/") and path.endswith(":predict"):
+        name = path[len("/v1/models/") : -len(":predict")]
+        if name and "/" not in name:
+            return predict_v1, "v1_predict", (name,)
+    return None
+
+
+class InferenceRoutes:
+    """ASGI app: inference requests answered here, everything else (lifespan included) passed
+    to `app`."""
+
+    def __init__(self, app: ASGIApp, service: Service) -> None:
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope, receive, send) -> None:
+        found = route(scope["path"]) if scope["type"] == "http" else None
+        if found is None:
+            await self.app(scope, receive, send)
+            return
+        handler, endpoint, names = found
+        started = time.perf_counter()
+        status, headers = 200, JSON_HEADERS
+        try:
+            if scope["method"] != "POST":
+                status, headers = 405, ALLOW_HEADERS
+                body = orjson.dumps({"error": f"{scope['method']} is not allowed; use POST"})
+            else:
+                answer = await handler(self.service, names, Request(scope, receive))
+                body = orjson.dumps(answer, option=orjson.OPT_SERIALIZE_NUMPY)
+        except RequestError as exc:
+            status, body = exc.status, orjson.dumps({"error": exc.message})
+        except Exception:
+            log.exception("%s %s failed", scope["method"], scope["path"])
+            status, body = 500, INTERNAL_ERROR
+        try:
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": status,
+                    "headers": [*headers, (b"content-length", str(len(body)).encode())],
+                }
+            )
+            await send({"type": "http.response.body", "body": body})
+        finally:
+            self.service.metrics.observe(endpoint, status, time.perf_counter() - started)
