@@ -13,7 +13,9 @@ import logging
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+
+import typer
 
 from ml import options
 from ml.config import Params, PrepareParams, Runner
@@ -106,10 +108,19 @@ def main(
     epochs: options.Epochs = "",
     learning_rate: options.LearningRate = "",
     model_kind: options.ModelKind = "",
+    data_ref: Annotated[
+        str,
+        typer.Option(help="Git ref whose DVC-tracked data the training will use; checked here."),
+    ] = "",
 ) -> None:
     """Print the runner labels and image for training, as JSON; set them as step outputs."""
     changes = overrides.collect(set_, epochs=epochs, learning_rate=learning_rate, model=model_kind)
     params = overrides.validate(params_path, changes)
+    if data_ref.strip():
+        # Here, on the small runner, rather than after setting up the routed one.
+        from ml.pipeline.experiment import check_data_ref
+
+        check_data_ref(data_ref.strip())
     trusted = is_trusted(github_env.event_payload(), os.environ.get("GITHUB_REPOSITORY"))
     route = decide(params, count_rows(params.prepare, data), trusted)
     log.info("Route: %s -> runs-on %s (%s)", route.model, route.runs_on, route.reason)

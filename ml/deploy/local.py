@@ -84,6 +84,7 @@ class LocalTarget:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # outlives `ml deploy`, like a service manager's unit
+                env=outliving_job_env(),
             )
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
@@ -125,6 +126,13 @@ class LocalTarget:
             supervisor.kill_group(child, signal.SIGTERM)
             wait_until_gone(child, "ml.serve", self.serve.graceful_timeout_seconds + 5)
             supervisor.kill_group(child, signal.SIGKILL)
+
+
+def outliving_job_env() -> dict[str, str]:
+    """This environment less RUNNER_TRACKING_ID: after each job, a GitHub Actions runner ends
+    every process whose environment holds that job's tracking id, which would end a deployment
+    made in a workflow (the release's, the monitor's redeploy) with the job that made it."""
+    return {key: value for key, value in os.environ.items() if key != "RUNNER_TRACKING_ID"}
 
 
 def wait_until_gone(pid: int, marker: str, timeout: float) -> None:

@@ -42,8 +42,9 @@ def git(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(["git", *args], capture_output=True, text=True)
 
 
-def restore_data(ref: str) -> list[str]:
-    """Check out the DVC pointer files (*.dvc) of `ref`; DVC then pulls that version of data."""
+def check_data_ref(ref: str) -> tuple[str, list[str]]:
+    """The commit `ref` names and its DVC pointer files (*.dvc); a UserError naming the problem
+    when `ref` is no plain name, names nothing in this clone, or tracks no data there."""
     if not SAFE_REF.match(ref) or ".." in ref or ref.endswith((".", "/", ".lock")):
         raise UserError(f"data-ref {ref!r} is not a branch, tag or commit name")
     found = git("rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}")
@@ -57,6 +58,12 @@ def restore_data(ref: str) -> list[str]:
     pointers = [path for path in listed if path.endswith(".dvc") and not path.startswith(".dvc/")]
     if not pointers:
         raise UserError(f"data-ref {ref!r}: no DVC-tracked data (*.dvc files) at {commit[:12]}")
+    return commit, pointers
+
+
+def restore_data(ref: str) -> list[str]:
+    """Check out the DVC pointer files (*.dvc) of `ref`; DVC then pulls that version of data."""
+    commit, pointers = check_data_ref(ref)
     checkout = git("checkout", commit, "--", *pointers)
     if checkout.returncode != 0:
         raise UserError(f"data-ref {ref!r}: {checkout.stderr.strip()}")

@@ -12,7 +12,8 @@ import yaml
 from ml import route
 from ml.cli import app
 from ml.config import Params, ParamsError, parse_params
-from tests.conftest import tiny_params
+from tests.conftest import tiny_params, tool_env
+from tests.helpers import run
 
 GPU = ["self-hosted", "linux", "gpu"]
 IMAGE = "ghcr.io/acme/train:1.2@sha256:" + "ab" * 32
@@ -170,4 +171,35 @@ def test_cli_rejects_an_unknown_override_before_routing(
     result = cli.invoke(app, ["route", "--set", "train.epoch=3"])
     assert result.exit_code == 1
     assert "train.epoch: unknown key. Did you mean 'epochs'?" in result.output
+    assert not (tmp_path / "outputs").exists()
+
+
+@pytest.mark.parametrize(
+    ("ref", "message"),
+    [
+        ("no-such-branch", "data-ref 'no-such-branch': no such branch, tag or commit"),
+        ("--upload-pack=x", "data-ref '--upload-pack=x' is not a branch, tag or commit name"),
+        ("bare", "data-ref 'bare': no DVC-tracked data (*.dvc files)"),
+    ],
+)
+def test_cli_rejects_a_bad_data_ref_before_routing(
+    cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ref: str, message: str
+) -> None:
+    env = tool_env(tmp_path)
+    run(["git", "init", "-q", "-b", "main"], tmp_path, env)
+    run(["git", "commit", "-q", "--allow-empty", "-m", "no data yet"], tmp_path, env)
+    run(["git", "tag", "bare"], tmp_path, env)
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(tiny_params(model="mlp")))
+    (tmp_path / "table.csv.dvc").write_text("outs:\n- md5: 0\n  path: table.csv\n")
+    run(["git", "add", "-A"], tmp_path, env)
+    run(["git", "commit", "-q", "-m", "data"], tmp_path, env)
+    run(["git", "tag", "data-v1"], tmp_path, env)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("GITHUB_OUTPUT", str(tmp_path / "outputs"))
+
+    assert cli.invoke(app, ["route", "--data-ref", "data-v1"]).exit_code == 0
+    (tmp_path / "outputs").unlink()
+    result = cli.invoke(app, ["route", "--data-ref", ref])
+    assert result.exit_code == 1
+    assert message in " ".join(result.output.split())
     assert not (tmp_path / "outputs").exists()

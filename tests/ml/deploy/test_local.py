@@ -6,12 +6,16 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sys
 import time
+from pathlib import Path
 
 import httpx
 import pytest
 
-from ml.deploy.supervisor import is_alive
+from ml.config import ServeParams
+from ml.deploy.local import LocalTarget
+from ml.deploy.supervisor import is_alive, read_state
 from tests.deployment import sha12
 
 pytestmark = pytest.mark.e2e
@@ -41,3 +45,26 @@ def test_supervisor_restarts_a_killed_service(deployment):
     assert after["pid"] == before["pid"]  # the same supervisor
     assert metadata["versions"] == [sha12(deployment.good)]
     assert not is_alive(before["child_pid"], "ml.serve")
+
+
+def test_the_supervised_service_does_not_carry_the_runners_tracking_id(tmp_path, monkeypatch):
+    """A GitHub runner ends, after each job, the processes whose environment holds the job's
+    RUNNER_TRACKING_ID; a deployment made in a job has to outlive it."""
+    monkeypatch.setenv("RUNNER_TRACKING_ID", "github_0123")
+    target = LocalTarget(tmp_path, ServeParams(), tmp_path / "params.yaml")
+    service = [sys.executable, "-c", "import time; time.sleep(60)"]
+    monkeypatch.setattr(target, "command", lambda: service)
+    target.dir.mkdir(parents=True)  # as `deploy` does, installing the model
+    target.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not (read_state(target.dir) or {}).get("child_pid") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        state = read_state(target.dir) or {}
+        for pid in (state["pid"], state["child_pid"]):
+            environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+            assert b"RUNNER_TRACKING_ID=github_0123" not in environ, pid
+            assert f"PATH={os.environ['PATH']}".encode() in environ  # the rest is kept
+    finally:
+        target.stop()
+    assert not is_alive(state["pid"], "ml.deploy.supervisor")

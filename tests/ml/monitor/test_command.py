@@ -19,7 +19,7 @@ from tests.deployment import sha12
 from tests.fake_github import FakeGitHub, dispatch_inputs
 from tests.helpers import read_outputs, run_ml
 from tests.paths import REPO_ROOT
-from tests.workflows.kit_files import output_values
+from tests.workflows.kit_files import actions, output_values
 
 pytestmark = pytest.mark.e2e
 
@@ -46,7 +46,9 @@ def monitor_outputs(deployment, tmp_path, params=None, env=None) -> dict[str, st
 
 
 def assert_documented(outputs: dict[str, str]) -> None:
-    """The values the monitor action's description promises are the ones `ml monitor` writes."""
+    """The monitor action declares every output `ml monitor` writes (an undeclared one never
+    reaches the workflow), and its description promises the values written."""
+    assert set(outputs) <= set(actions()["monitor"].data["outputs"]), outputs
     for output in ("status", "healthy", "drift"):
         documented = output_values("monitor", output)
         assert documented and outputs[output] in documented, (output, outputs, documented)

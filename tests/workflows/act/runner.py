@@ -86,6 +86,18 @@ class ActRun:
         found = re.findall(rf"::set-output:: {re.escape(key)}=(.*)", self.log)
         return found
 
+    def step_output(self, step_id: str, key: str) -> str | None:
+        """Output `key` of the job step `step_id` as the job sees it, None when never set: for a
+        composite action, only an output its action.yml declares (its own steps' are apart)."""
+        found = [
+            entry["arg"]
+            for entry in self.lines
+            if entry.get("command") == "set-output"
+            and entry.get("stepID") == [step_id]
+            and entry.get("name") == key
+        ]
+        return found[-1] if found else None
+
 
 @dataclass
 class ActHome:
@@ -118,8 +130,11 @@ class ActHome:
         """The kit's tree committed on main in workdir and pushed to the bare repository."""
         for name in ("home", "tmp", "act-cache", "artifacts", "git"):
             (self.root / name).mkdir(parents=True, exist_ok=True)
+        # act copies the workflow's own repository instead of checking it out, origin and all:
+        # pushes to github.com (ml pull-request's) land in the local bare repositories instead.
         (self.root / "gitconfig").write_text(
             "[user]\n\tname = test\n\temail = test@localhost\n[init]\n\tdefaultBranch = main\n"
+            f'[url "{self.root / "git"}/"]\n\tinsteadOf = https://github.com/\n'
         )
         self.git_env = {
             "PATH": os.environ["PATH"],
@@ -177,6 +192,8 @@ class ActHome:
         timeout: float = 900,
         job: str | None = None,
         extra_env: dict[str, str] | None = None,
+        secrets: dict[str, str] | None = None,
+        variables: dict[str, str] | None = None,
     ) -> ActRun:
         """`act <event_name>` for .github/workflows/<workflow> with `event` as its payload."""
         # act's checkout of the workflow's own repository copies workdir: put it at the commit.
@@ -219,6 +236,10 @@ class ActHome:
             command += ["--local-repository", f"{name}@{sha}={STANDINS / STANDIN_FOR[name]}"]
         for key, value in (step_env | (extra_env or {})).items():
             command += ["--env", f"{key}={value}"]
+        for key, value in (secrets or {}).items():
+            command += ["-s", f"{key}={value}"]
+        for key, value in (variables or {}).items():  # the `vars` context
+            command += ["--var", f"{key}={value}"]
         if job:
             command += ["-j", job]
         started = time.monotonic()
