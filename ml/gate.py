@@ -50,7 +50,7 @@ class GateResult:
 def check_gate(gate: GateParams, head: dict, base: dict | None) -> GateResult:
     """Judge `head` (metrics/evaluate.json) by `gate`; `base` is the base commit's, if any."""
     checks = []
-    for metric, (bound, limit) in gate.thresholds().items():
+    for metric, (bound, limit) in gate.thresholds(head.get("task", "classification")).items():
         value = head.get(metric)
         key = f"gate.{bound}_{metric}"
         if not isinstance(value, int | float) or not math.isfinite(value):

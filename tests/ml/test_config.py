@@ -149,7 +149,8 @@ def test_negative_epochs() -> None:
 
 def test_choice_lists_allowed_values() -> None:
     message = error_of({"train": {"model": "rnn"}})
-    assert "train.model: Input should be 'cnn' or 'mlp' (got 'rnn')" in message
+    assert "train.model: 'rnn' is not cnn, mlp, or a reference to a build function" in message
+    assert "models/net.py:build" in message
 
 
 def test_section_of_wrong_type() -> None:
@@ -263,7 +264,9 @@ def test_sha256_rules() -> None:
 
 
 def test_plot_must_be_scatter_for_regression() -> None:
-    message = error_of({"prepare": {"source": {"bundled": "diabetes"}}})
+    message = error_of(
+        {"prepare": {"source": {"bundled": "diabetes"}}, "evaluate": {"plot": "confusion"}}
+    )
     assert "evaluate.plot must be 'scatter' for a regression task" in message
     assert "got 'confusion'" in message
     assert "(got {" not in message  # the whole file is not echoed back
@@ -304,8 +307,8 @@ def test_section_hash_includes_extra_strings() -> None:
 
 def test_shipped_params_have_a_gate_and_a_search_space() -> None:
     params = load_params(REPO_ROOT / "params.yaml")
-    assert params.gate.min_accuracy == 0.8
-    assert params.gate.thresholds() == {"accuracy": ("min", 0.8)}
+    assert params.gate.min_score == 0.8
+    assert params.gate.thresholds("classification") == {"accuracy": ("min", 0.8)}
     assert params.tune.space and params.tune.resolved_metric("classification") == "val_accuracy"
 
 
