@@ -157,6 +157,7 @@ def test_a_bad_build_function_is_named(project, prepared_digits, function, messa
 def test_a_module_without_the_function_is_named() -> None:
     params = tiny_params(model="ml.models:no_such_builder")
     reference = parse_params(params).train.reference
+    assert reference is not None
     with pytest.raises(user_model.ModelCodeError, match=r"ml\.models has no function"):
         user_model.build(reference, (8, 8, 1), "classification", 10, {})
 
