@@ -277,6 +277,13 @@ class GateParams(Strict):
                 found[metric] = (bound, limit)
         return found
 
+    def key_of(self, metric: str, task: str) -> str:
+        """The params key that set `metric`'s threshold: gate.min_score or the metric's own."""
+        own = f"min_{metric}" if HIGHER_IS_BETTER[metric] else f"max_{metric}"
+        if getattr(self, own, None) is None and SCORE_METRIC[task] == metric:
+            return "gate.min_score"
+        return f"gate.{own}"
+
 
 class SearchDimension(Strict):
     """One axis of the architecture search: a list of `choices`, or a range `low`..`high`."""
