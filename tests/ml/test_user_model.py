@@ -195,3 +195,39 @@ def test_export_names_the_layer_onnx_cannot_take(tmp_path) -> None:
         to_onnx(model, tmp_path / "model.onnx")
     assert "ONNX export failed at layer 'squash' (Log1pLayer)" in str(caught.value)
     assert "Log1p" in str(caught.value)  # the exporter's own reason
+
+
+def test_a_tune_trial_samples_and_trains_the_own_models_hyperparameters(
+    project, prepared_digits
+) -> None:
+    import math
+    import time
+
+    import optuna
+
+    from ml.tune import search_space
+    from ml.tune.trial import run_trial
+
+    params = parse_params(
+        tiny_params(
+            model="models/net.py:build",
+            model_file="models/net.py",
+            epochs=2,
+            hyperparameters={"filters": 8, "gain": 2.0},
+        )
+    )
+    # No tune.space in params: the default searches around each hyperparameter.
+    assert params.tune.space["hyperparameters.filters"].choices == [4, 8, 16]
+    trial = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=1)).ask()
+    overrides = search_space.suggest(trial, params.tune.space)
+    settings = search_space.train_params(params.train, overrides)
+    assert settings.hyperparameters["filters"] == overrides["hyperparameters.filters"]
+    result = run_trial(
+        trial,
+        settings,
+        load_prepared(prepared_digits),
+        "val_accuracy",
+        True,
+        time.monotonic() + 300,
+    )
+    assert result["epochs"] == 2 and math.isfinite(result["value"])
