@@ -198,15 +198,19 @@ def test_export_names_the_layer_onnx_cannot_take(tmp_path) -> None:
 
 
 def test_a_tune_trial_samples_and_trains_the_own_models_hyperparameters(
-    project, prepared_digits
+    project, prepared_digits, monkeypatch
 ) -> None:
     import math
     import time
 
     import optuna
 
+    from ml import tracking
     from ml.tune import search_space
     from ml.tune.trial import run_trial
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{project / 'mlflow.db'}")
+    monkeypatch.delenv("MLFLOW_EXPERIMENT_NAME", raising=False)
 
     params = parse_params(
         tiny_params(
@@ -222,12 +226,13 @@ def test_a_tune_trial_samples_and_trains_the_own_models_hyperparameters(
     overrides = search_space.suggest(trial, params.tune.space)
     settings = search_space.train_params(params.train, overrides)
     assert settings.hyperparameters["filters"] == overrides["hyperparameters.filters"]
-    result = run_trial(
-        trial,
-        settings,
-        load_prepared(prepared_digits),
-        "val_accuracy",
-        True,
-        time.monotonic() + 300,
-    )
+    with tracking.start_run(None, run_name="trial"):  # the trial logs its epochs to a run
+        result = run_trial(
+            trial,
+            settings,
+            load_prepared(prepared_digits),
+            "val_accuracy",
+            True,
+            time.monotonic() + 300,
+        )
     assert result["epochs"] == 2 and math.isfinite(result["value"])
