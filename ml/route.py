@@ -1,7 +1,8 @@
 """route: pick the runner (and container image) that should train this pipeline.
 
-The decision comes from the pipeline itself: the model kind, the data size and the epochs,
-matched against `route.rules` in params.yaml, first match wins. Pull requests from forks never
+The decision comes from the pipeline itself: the model kind, the data size and the epochs, and
+the model as built (its kinds of layers, parameters, input size; ml.model_facts), matched
+against `route.rules` in params.yaml, first match wins. Pull requests from forks never
 get a self-hosted runner, whatever the rules say: they get `route.fork` (GitHub-hosted) or no
 training at all. Printed as JSON for `runs-on: ${{ fromJSON(...) }}`.
 """
