@@ -27,7 +27,8 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1
 COPY --from=build /opt/venv /opt/venv
 WORKDIR /app
-COPY ml/__init__.py ml/errors.py ml/dotted.py ml/datasets.py ml/config.py ml/options.py ml/
+COPY ml/__init__.py ml/errors.py ml/dotted.py ml/datasets.py ml/config.py ml/model_reference.py \
+    ml/options.py ml/
 COPY ml/serve ml/serve
 # Byte-compiled once here: workers start faster, and nothing is written at run time.
 RUN python3 -m compileall -q ml \

@@ -10,11 +10,13 @@ import hashlib
 import json
 import re
 import typing
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Annotated, Any, Literal
+from urllib.parse import urlparse
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -26,7 +28,7 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails
 
-from ml import dotted
+from ml import dotted, model_reference
 from ml.datasets import BUNDLED_DATASETS
 from ml.errors import UserError
 
@@ -169,8 +171,25 @@ class GpuParams(Strict):
     distribute: Literal["auto", "off", "mirrored"] = "auto"
 
 
+BUILT_IN_MODELS = ("cnn", "mlp")
+
+
+def check_model(value: str) -> str:
+    if value in BUILT_IN_MODELS:
+        return value
+    model_reference.parse(value)  # raises ValueError naming what is wrong
+    return value
+
+
 class TrainParams(Strict):
-    model: Literal["cnn", "mlp"] = "cnn"
+    # A built-in architecture, or the team's own build function: `models/net.py:build` (a file
+    # in the repository) or `mypackage.models:build` (an installed module).
+    model: Annotated[str, AfterValidator(check_model)] = "cnn"
+    # The file dvc.yaml lists as a dependency of `train` (`${train.model_file}`), so editing it
+    # re-runs training: the file `model` names, or the kit's own models module.
+    model_file: str | None = None
+    # Free-form settings handed to a team's own build function (layer sizes, ...).
+    hyperparameters: dict[str, Any] = {}
     epochs: PositiveInt = 60  # an upper bound: early stopping usually ends training sooner
     batch_size: PositiveInt = 32
     learning_rate: Annotated[float, Field(gt=0, le=1)] = 1e-3  # Adam's own default
@@ -180,11 +199,38 @@ class TrainParams(Strict):
     mlp: MlpParams = MlpParams()
     gpu: GpuParams = GpuParams()
 
+    @model_validator(mode="after")
+    def model_file_names_the_model(self) -> TrainParams:
+        reference = (
+            model_reference.parse(self.model) if self.model not in BUILT_IN_MODELS else None
+        )
+        file = reference.path if reference is not None else None
+        if (
+            file is not None
+            and self.model_file is not None
+            and Path(self.model_file) != Path(file)
+        ):
+            raise ValueError(
+                f"model_file is {self.model_file!r} but model names {file!r}: set "
+                f"model_file: {file} so dvc.yaml re-runs train when the file changes"
+            )
+        if self.hyperparameters and reference is None:
+            raise ValueError(
+                "hyperparameters go to your own build function; the built-in "
+                f"'{self.model}' model takes its settings from train.{self.model}"
+            )
+        return self
+
+    @property
+    def reference(self) -> model_reference.Reference | None:
+        """The team's build function, or None for a built-in model."""
+        return None if self.model in BUILT_IN_MODELS else model_reference.parse(self.model)
+
 
 class EvaluateParams(Strict):
     batch_size: PositiveInt = 256
     # The `dvc plots` template for the test set, read by dvc.yaml: a confusion matrix for
-    # classification, predicted-vs-actual points for regression.
+    # classification, predicted-vs-actual points for regression. Default: the task's.
     plot: Literal["confusion", "scatter"] = "confusion"
 
 
@@ -200,11 +246,16 @@ class ExportParams(Strict):
 HIGHER_IS_BETTER = {"accuracy": True, "f1_macro": True, "r2": True, "rmse": False, "mae": False}
 CLASSIFICATION_METRICS = ("accuracy", "f1_macro")
 REGRESSION_METRICS = ("rmse", "mae", "r2")
+# The one higher-is-better score of each task, what `gate.min_score` holds to a threshold.
+SCORE_METRIC = {"classification": "accuracy", "regression": "r2"}
 
 
 class GateParams(Strict):
     """Quality gate on the test metrics of metrics/evaluate.json; unset thresholds are skipped."""
 
+    # The task's headline score, whatever the data: accuracy for classification, r2 for
+    # regression. Switching the data set between tasks keeps this threshold meaningful.
+    min_score: Annotated[float, Field(le=1)] | None = None
     min_accuracy: Annotated[float, Field(ge=0, le=1)] | None = None
     min_f1_macro: Annotated[float, Field(ge=0, le=1)] | None = None
     min_r2: Annotated[float, Field(le=1)] | None = None
@@ -214,14 +265,24 @@ class GateParams(Strict):
     # rmse for regression) may get, in that metric's own units (0.02 = two accuracy points).
     max_regression: Annotated[float, Field(ge=0)] | None = None
 
-    def thresholds(self) -> dict[str, tuple[str, float]]:
-        """{metric: ("min" | "max", limit)} for every threshold that is set."""
+    def thresholds(self, task: str) -> dict[str, tuple[str, float]]:
+        """{metric: ("min" | "max", limit)} for every threshold that is set, min_score as
+        the task's own score metric (a metric's own threshold wins over min_score)."""
         found = {}
-        for name, limit in self.model_dump(exclude={"max_regression"}).items():
+        if self.min_score is not None:
+            found[SCORE_METRIC[task]] = ("min", self.min_score)
+        for name, limit in self.model_dump(exclude={"max_regression", "min_score"}).items():
             if limit is not None:
                 bound, metric = name.split("_", 1)
                 found[metric] = (bound, limit)
         return found
+
+    def key_of(self, metric: str, task: str) -> str:
+        """The params key that set `metric`'s threshold: gate.min_score or the metric's own."""
+        own = f"min_{metric}" if HIGHER_IS_BETTER[metric] else f"max_{metric}"
+        if getattr(self, own, None) is None and SCORE_METRIC[task] == metric:
+            return "gate.min_score"
+        return f"gate.{own}"
 
 
 class SearchDimension(Strict):
@@ -296,12 +357,20 @@ class Runner(Strict):
         return not (len(labels) == 1 and GITHUB_HOSTED_LABEL.match(labels[0]))
 
 
+LayerKind = Literal["convolution", "attention", "recurrent"]
+
+
 class RouteRule(Runner):
     """Train on this runner when every condition that is set holds; the first match wins."""
 
-    model: Literal["cnn", "mlp"] | None = None
+    model: Literal["cnn", "mlp", "custom"] | None = None  # custom: a team's own build function
     min_rows: NonNegativeInt | None = None  # rows of the whole data set, all splits
     min_epochs: PositiveInt | None = None
+    # Conditions on the model as built (without training it): it has any of these kinds of
+    # layers, at least this many parameters, at least this many input values per example.
+    layers: Annotated[list[LayerKind], Field(min_length=1)] | None = None
+    min_parameters: NonNegativeInt | None = None
+    min_input_size: PositiveInt | None = None
 
 
 GPU_RUNNER = ["self-hosted", "linux", "gpu"]
@@ -312,6 +381,7 @@ class RouteParams(Strict):
 
     rules: list[RouteRule] = [
         RouteRule(model="cnn", runs_on=GPU_RUNNER),
+        RouteRule(layers=["convolution", "attention"], runs_on=GPU_RUNNER),
         RouteRule(model="mlp", min_rows=1_000_000, runs_on=GPU_RUNNER),
     ]
     default: Runner = Runner(runs_on=["ubuntu-latest"])
@@ -335,6 +405,7 @@ ModelName = Annotated[str, Field(pattern=r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
 class ServeParams(Strict):
     """`ml serve`: the inference service."""
 
+    # Default: from the data set's name (digits, or wine for data/raw/wine.csv).
     model_name: ModelName = "model"
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=1, le=65535)] = 8080
@@ -435,7 +506,8 @@ class Params(Strict):
     def empty_sections_mean_defaults(cls, raw: object) -> object:
         # `export:` with every key commented out is YAML null: read it as "all defaults".
         if isinstance(raw, dict):
-            return {key: {} if value is None else value for key, value in raw.items()}
+            raw = {key: {} if value is None else value for key, value in raw.items()}
+            return defaults_from_data(raw)
         return raw
 
     @model_validator(mode="after")
@@ -453,7 +525,7 @@ class Params(Strict):
     def gate_matches_task(self) -> Params:
         task = self.prepare.resolved_task
         allowed = CLASSIFICATION_METRICS if task == "classification" else REGRESSION_METRICS
-        for metric, (bound, _) in self.gate.thresholds().items():
+        for metric, (bound, _) in self.gate.thresholds(task).items():
             if metric not in allowed:
                 raise ValueError(
                     f"gate.{bound}_{metric} does not apply to a {task} task; "
@@ -480,6 +552,106 @@ class Params(Strict):
             except (dotted.DottedKeyError, ValidationError) as exc:
                 raise ValueError(f"{where}: {describe_override_error(exc)}") from None
         return self
+
+
+def defaults_from_data(raw: dict) -> dict:
+    """Fill the settings whose default depends on the data and the model, where unset: the
+    test-set plot (by task), the served model's name (by data set), the search space (by model
+    kind). A value the user set is kept as it is, and checked like any other."""
+    prepare = raw.get("prepare", {})
+    train = raw.get("train", {})
+    if not isinstance(prepare, dict) or not isinstance(train, dict):
+        return raw  # the schema reports the wrong type
+    source = prepare.get("source", {"bundled": "digits"})
+    task, name = data_task_and_name(source if isinstance(source, dict) else {}, prepare)
+    filled = dict(raw)
+    sections = {"evaluate": {}, "serve": {}, "tune": {}} | {
+        key: value for key, value in raw.items() if key in ("evaluate", "serve", "tune")
+    }
+    plot = {"classification": "confusion", "regression": "scatter"}.get(task or "")
+    derived: tuple[tuple[str, str, Any], ...] = (
+        ("evaluate", "plot", plot),
+        ("serve", "model_name", model_name_for(name)),
+        ("tune", "space", default_space(train)),
+    )
+    for section, key, value in derived:
+        current = sections[section]
+        # Fixed `candidates` without a `space` mean "try just these".
+        unset = isinstance(current, dict) and key not in current
+        if unset and value is not None and not (section == "tune" and "candidates" in current):
+            filled[section] = {**current, key: value}
+            sections[section] = filled[section]
+    return filled
+
+
+def data_task_and_name(source: dict, prepare: dict) -> tuple[str | None, str | None]:
+    bundled = source.get("bundled")
+    if isinstance(bundled, str) and bundled in BUNDLED_DATASETS:
+        return BUNDLED_DATASETS[bundled].task, bundled
+    location = source.get("path") or source.get("url")
+    task = prepare.get("task")
+    name = PurePosixPath(urlparse(location).path).stem if isinstance(location, str) else None
+    return (task if isinstance(task, str) else None), name
+
+
+def model_name_for(data_name: str | None) -> str | None:
+    """A DNS-1123 label from the data set's name: "Fuel Consumption.csv" -> fuel-consumption."""
+    if not data_name:
+        return None
+    label = re.sub(r"[^a-z0-9]+", "-", data_name.lower()).strip("-")[:63].strip("-")
+    return label or None
+
+
+# The search space when `tune.space` is unset, per built-in model kind: dotted `train` keys.
+BUILT_IN_SPACES: dict[str, dict[str, dict[str, Any]]] = {
+    "cnn": {
+        "cnn.filters": {"choices": [[16, 32], [32, 64], [32, 64, 128]]},
+        "cnn.dense_units": {"choices": [64, 128, 256]},
+        "cnn.dropout_rate": {"low": 0.1, "high": 0.5},
+    },
+    "mlp": {
+        "mlp.units": {"choices": [[32], [64, 32], [128, 64]]},
+        "mlp.dropout_rate": {"low": 0.0, "high": 0.4},
+    },
+}
+LEARNING_RATE_RANGE = {"low": 0.0005, "high": 0.01, "log": True}
+
+
+def default_space(train: dict) -> dict[str, dict[str, Any]]:
+    model = train.get("model", "cnn")
+    if model in BUILT_IN_SPACES:
+        return {"learning_rate": LEARNING_RATE_RANGE, **BUILT_IN_SPACES[model]}
+    hyperparameters = train.get("hyperparameters", {})
+    if not isinstance(hyperparameters, dict):
+        return {}
+    space: dict[str, dict[str, Any]] = {"learning_rate": LEARNING_RATE_RANGE}
+    for key, value in hyperparameters.items():
+        dimension = around(value)
+        if dimension is not None and dotted.is_key(f"hyperparameters.{key}"):
+            space[f"hyperparameters.{key}"] = dimension
+    return space
+
+
+def around(value: Any) -> dict[str, Any] | None:
+    """A search dimension around a team's own hyperparameter: half to double its value."""
+    if isinstance(value, bool):
+        return {"choices": [False, True]}
+    if isinstance(value, int) and value > 0:
+        return {"choices": sorted({max(1, value // 2), value, value * 2})}
+    if isinstance(value, float) and 0 < value < 1:  # a rate: stays below 1
+        return {"low": value / 2, "high": min(value * 2, (1 + value) / 2)}
+    if isinstance(value, float) and value >= 1:
+        return {"low": value / 2, "high": value * 2}
+    if (
+        isinstance(value, list)
+        and value
+        and all(
+            isinstance(item, int) and not isinstance(item, bool) and item > 0 for item in value
+        )
+    ):
+        halved = [max(1, item // 2) for item in value]
+        return {"choices": [halved, value, [item * 2 for item in value]]}
+    return None  # text, nested settings, zero or negative numbers: not searched by default
 
 
 class ParamsError(UserError, ValueError):

@@ -12,8 +12,11 @@ import numpy as np
 from ml import options
 from ml.config import load_params
 from ml.io import atomic_dir, atomic_path, load_split, read_json, write_json
+from ml.model_reference import Reference
 
 log = logging.getLogger(__name__)
+
+PLOTS = ("confusion", "scatter")  # the test-set plots of dvc.yaml, one per task
 
 
 def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, labels: list[str]) -> dict:
@@ -49,13 +52,16 @@ def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict:
     }
 
 
-def evaluate(model_path: Path, data_dir: Path, batch_size: int) -> tuple[dict, list[dict]]:
-    """Return (metrics, per-row plot records) for the test split."""
+def evaluate(
+    model_path: Path, data_dir: Path, batch_size: int, reference: Reference | None = None
+) -> tuple[dict, list[dict]]:
+    """Return (metrics, per-row plot records) for the test split; `reference` is the team's
+    model code, whose custom layers loading the model needs."""
     from ml.models import load_model
 
     dataset = read_json(data_dir / "dataset.json")
     x_test, y_test = load_split(data_dir, "test")
-    model = load_model(model_path)
+    model = load_model(model_path, reference)
     outputs = model.predict(x_test, batch_size=batch_size, verbose=0)
     if dataset["task"] == "classification":
         labels = dataset["class_labels"]
@@ -130,9 +136,13 @@ def main(
 ) -> None:
     """Score the trained model on the held-out test split."""
     params = load_params(params_path)
-    result, rows = evaluate(model, data, params.evaluate.batch_size)
+    result, rows = evaluate(model, data, params.evaluate.batch_size, params.train.reference)
     with atomic_dir(plots) as tmp:
         write_rows(tmp / "test_predictions.csv", rows)
+        # dvc.yaml draws both plots; the task's gets the rows, the other only the header (DVC
+        # reports a missing file as a failure, an empty one as an empty chart).
+        for plot in PLOTS:
+            write_rows(tmp / f"{plot}.csv", rows if plot == params.evaluate.plot else [])
     write_json(metrics, result)
     log_to_run(train_metrics, result)
     headline = {k: v for k, v in result.items() if isinstance(v, float)}

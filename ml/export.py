@@ -15,6 +15,7 @@ from ml import options
 from ml.config import ExportParams, load_params, model_params_hash
 from ml.errors import UserError
 from ml.io import atomic_path, load_split, read_json, write_json
+from ml.model_reference import Reference
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +29,9 @@ def export(
     settings: ExportParams,
     params_digest: str,
     train_metrics: Path | None = None,
+    model_code: Reference | None = None,
 ) -> dict:
+    """`model_code` is the team's own model code, whose custom layers loading the model needs."""
     from ml import onnx_model, provenance, reference
     from ml.models import float32_copy, load_model
 
@@ -36,7 +39,7 @@ def export(
     x_train, _ = load_split(data_dir, "train")
     x_test, y_test = load_split(data_dir, "test")
     # `ml train` saves float32 already; a mixed-precision model from elsewhere is converted.
-    model = float32_copy(load_model(model_path))
+    model = float32_copy(load_model(model_path, model_code))
     # A model loaded from .keras has no traced call signature until it runs once.
     model.predict(x_test[:1], verbose=0)
     expected = model.predict(x_test, batch_size=256, verbose=0)
@@ -50,11 +53,28 @@ def export(
     )
     onnx_path.unlink(missing_ok=True)  # a stale model must not survive a failed export
     with atomic_path(onnx_path) as tmp:
-        model.export(str(tmp), format="onnx", verbose=False)
+        to_onnx(model, tmp)
         onnx_model.finalize(tmp, output_name=metadata["output_name"], metadata=metadata)
         report = verify(tmp, x_test, expected, dataset["task"], settings)
     report |= {"size_bytes": onnx_path.stat().st_size, "metadata": metadata}
     return report
+
+
+def to_onnx(model, path: Path) -> None:
+    """Keras' ONNX exporter; a failure names the layer that cannot be exported."""
+    from ml.export_diagnosis import export_checked, failing_layer
+
+    try:
+        export_checked(model, path)
+    except Exception as exc:  # the exporter raises anything from any of its converters
+        culprit = failing_layer(model)
+        if culprit is None:
+            raise UserError(f"ONNX export failed: {type(exc).__name__}: {exc}") from exc
+        name, kind, error = culprit
+        raise UserError(
+            f"ONNX export failed at layer {name!r} ({kind}): {error}. The service runs ONNX "
+            "models: write this layer with Keras operations (keras.ops) that export"
+        ) from exc
 
 
 def build_metadata(dataset: dict, model, params_digest: str, info: dict) -> dict:
@@ -175,7 +195,15 @@ def main(
 ) -> None:
     """Export the Keras model to ONNX and verify it against Keras on the whole test set."""
     params = load_params(params_path)
-    report = export(model, data, out, params.export, model_params_hash(params), train_metrics)
+    report = export(
+        model,
+        data,
+        out,
+        params.export,
+        model_params_hash(params),
+        train_metrics,
+        params.train.reference,
+    )
     write_json(metrics, {k: v for k, v in report.items() if k != "metadata"})
     latency = report["latency"]
     log.info(

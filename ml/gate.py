@@ -50,9 +50,10 @@ class GateResult:
 def check_gate(gate: GateParams, head: dict, base: dict | None) -> GateResult:
     """Judge `head` (metrics/evaluate.json) by `gate`; `base` is the base commit's, if any."""
     checks = []
-    for metric, (bound, limit) in gate.thresholds().items():
+    task = head.get("task", "classification")
+    for metric, (bound, limit) in gate.thresholds(task).items():
         value = head.get(metric)
-        key = f"gate.{bound}_{metric}"
+        key = gate.key_of(metric, task)
         if not isinstance(value, int | float) or not math.isfinite(value):
             checks.append(Check(False, f"{metric} is {value!r}, not a number ({key} {limit:g})"))
             continue

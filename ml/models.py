@@ -6,8 +6,10 @@ import keras
 import numpy as np
 from keras import layers
 
+from ml import user_model
 from ml.config import TrainParams
 from ml.errors import UserError
+from ml.model_reference import Reference
 
 # ONNX input/output names come from these layer names.
 IMAGE_INPUT = "image"
@@ -19,6 +21,19 @@ REGRESSOR_OUTPUT = "prediction"
 def build_model(params: TrainParams, dataset: dict, x_train: np.ndarray, y_train: np.ndarray):
     """A compiled model; build it inside the training strategy's scope."""
     check_compatible(params, dataset)
+    task = dataset["task"]
+    reference = params.reference
+    if reference is not None:  # the team's own build function
+        model = user_model.build(
+            reference,
+            tuple(dataset["input_shape"]),
+            task,
+            output_width(dataset),
+            params.hyperparameters,
+        )
+        if not model.compiled:
+            compile_for_task(model, params, task)
+        return model
     is_image = dataset["input_kind"] == "image"
     # Mixed precision computes hidden layers in float16; inputs, outputs and the loss stay
     # float32, which keeps the softmax and the loss numerically stable.
@@ -30,14 +45,10 @@ def build_model(params: TrainParams, dataset: dict, x_train: np.ndarray, y_train
         hidden = cnn_body(inputs, params, hidden_dtype)
     else:
         hidden = mlp_body(inputs, params, x_train, is_image, hidden_dtype)
-    if dataset["task"] == "classification":
+    if task == "classification":
         outputs = layers.Dense(
-            len(dataset["class_labels"]),
-            activation="softmax",
-            name=CLASSIFIER_OUTPUT,
-            dtype="float32",
+            output_width(dataset), activation="softmax", name=CLASSIFIER_OUTPUT, dtype="float32"
         )(hidden)
-        loss, metrics = "sparse_categorical_crossentropy", ["accuracy"]
     else:
         # Predict in standard units, then rescale: the untrained model starts at the mean target.
         standard = layers.Dense(1, name="standardized", dtype="float32")(hidden)
@@ -45,9 +56,23 @@ def build_model(params: TrainParams, dataset: dict, x_train: np.ndarray, y_train
         outputs = layers.Rescaling(scale=std, offset=mean, name=REGRESSOR_OUTPUT, dtype="float32")(
             standard
         )
+    model = keras.Model(inputs, outputs, name=f"{params.model}_{task}")
+    compile_for_task(model, params, task)
+    return model
+
+
+def output_width(dataset: dict) -> int:
+    """Values per example the model outputs: one probability per class, or the prediction."""
+    return len(dataset["class_labels"]) if dataset["task"] == "classification" else 1
+
+
+def compile_for_task(model, params: TrainParams, task: str) -> None:
+    """Adam at train.learning_rate with the task's loss and metrics."""
+    if task == "classification":
+        loss, metrics = "sparse_categorical_crossentropy", ["accuracy"]
+    else:
         loss = "mean_squared_error"
         metrics = [keras.metrics.RootMeanSquaredError(name="rmse"), "mae"]
-    model = keras.Model(inputs, outputs, name=f"{params.model}_{dataset['task']}")
     optimizer = keras.optimizers.Adam(learning_rate=params.learning_rate)
     if params.gpu.mixed_precision:
         # Scales the loss up before the float16 backward pass so small gradients do not
@@ -56,11 +81,13 @@ def build_model(params: TrainParams, dataset: dict, x_train: np.ndarray, y_train
     model.compile(
         optimizer=optimizer, loss=loss, metrics=metrics, jit_compile=params.gpu.jit_compile
     )
-    return model
 
 
-def load_model(path):
-    """Load a saved model; importing this module registers the kit's custom layers first."""
+def load_model(path, reference: Reference | None = None):
+    """Load a saved model. Importing this module registers the kit's custom layers; importing
+    the team's model code (`reference`) registers theirs."""
+    if reference is not None:
+        user_model.import_module(reference)
     return keras.models.load_model(path)
 
 

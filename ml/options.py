@@ -63,7 +63,8 @@ ModelKind = Annotated[
     str,
     typer.Option(
         "--model-kind",
-        help=f"Sets train.model, the model kind: {', '.join(MODEL_KINDS)} (empty: unchanged).",
+        help=f"Sets train.model: {', '.join(MODEL_KINDS)} or a build function such as "
+        "models/net.py:build (empty: unchanged).",
     ),
 ]
 

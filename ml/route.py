@@ -1,7 +1,8 @@
 """route: pick the runner (and container image) that should train this pipeline.
 
-The decision comes from the pipeline itself: the model kind, the data size and the epochs,
-matched against `route.rules` in params.yaml, first match wins. Pull requests from forks never
+The decision comes from the pipeline itself: the model kind, the data size and the epochs, and
+the model as built (its kinds of layers, parameters, input size; ml.model_facts), matched
+against `route.rules` in params.yaml, first match wins. Pull requests from forks never
 get a self-hosted runner, whatever the rules say: they get `route.fork` (GitHub-hosted) or no
 training at all. Printed as JSON for `runs-on: ${{ fromJSON(...) }}`.
 """
@@ -18,10 +19,11 @@ from typing import Annotated, Any
 import typer
 
 from ml import options
-from ml.config import Params, PrepareParams, Runner
+from ml.config import Params, PrepareParams, RouteRule, Runner
 from ml.datasets import BUNDLED_DATASETS
 from ml.github import env as github_env
 from ml.io import read_json
+from ml.model_facts import ModelFacts
 from ml.pipeline import overrides
 
 log = logging.getLogger(__name__)
@@ -38,6 +40,7 @@ class Route:
     rows: int | None
     epochs: int
     trusted: bool
+    model_facts: dict  # what was worked out about the built model: layers, parameters
 
     @property
     def gpu(self) -> bool:
@@ -74,15 +77,22 @@ def is_trusted(event: dict | None, repository: str | None) -> bool:
     return bool(head_repo) and head_repo == repository
 
 
-def decide(params: Params, rows: int | None, trusted: bool) -> Route:
+def decide(
+    params: Params, rows: int | None, trusted: bool, model: ModelFacts | None = None
+) -> Route:
+    """The first rule whose conditions hold; `model` answers the conditions on the model as
+    built (without it they never hold). Cheap conditions are checked first, so the model is
+    built only for a rule that still might match."""
     train = params.train
     runner: Runner = params.route.default
     reason = "no rule matched: route.default"
+    kind = train.model if train.reference is None else "custom"
     for index, rule in enumerate(params.route.rules):
         if (
-            (rule.model is None or rule.model == train.model)
+            (rule.model is None or rule.model == kind)
             and (rule.min_rows is None or (rows is not None and rows >= rule.min_rows))
             and (rule.min_epochs is None or train.epochs >= rule.min_epochs)
+            and model_matches(rule, model)
         ):
             runner, reason = rule, f"route.rules[{index}] matched"
             break
@@ -91,6 +101,7 @@ def decide(params: Params, rows: int | None, trusted: bool) -> Route:
         "rows": rows,
         "epochs": train.epochs,
         "trusted": trusted,
+        "model_facts": dict(model.known) if model else {},
     }
     if runner.self_hosted and not trusted:
         fork = params.route.fork
@@ -99,6 +110,22 @@ def decide(params: Params, rows: int | None, trusted: bool) -> Route:
             return Route(["ubuntu-latest"], "", False, False, why, **facts)
         runner, reason = fork, f"{reason}, but a fork pull request gets route.fork"
     return Route(runner.runs_on, runner.image, runner.self_hosted, True, reason, **facts)
+
+
+def model_matches(rule: RouteRule, model: ModelFacts | None) -> bool:
+    if rule.min_input_size is not None:
+        size = model.input_size if model else None
+        if size is None or size < rule.min_input_size:
+            return False
+    if rule.layers is not None:
+        kinds = model.layers if model else None
+        if kinds is None or not kinds & set(rule.layers):
+            return False
+    if rule.min_parameters is not None:
+        count = model.parameters if model else None
+        if count is None or count < rule.min_parameters:
+            return False
+    return True
 
 
 def main(
@@ -122,7 +149,8 @@ def main(
 
         check_data_ref(data_ref.strip())
     trusted = is_trusted(github_env.event_payload(), os.environ.get("GITHUB_REPOSITORY"))
-    route = decide(params, count_rows(params.prepare, data), trusted)
+    facts = ModelFacts(params.prepare, params.train, data)
+    route = decide(params, count_rows(params.prepare, data), trusted, facts)
     log.info("Route: %s -> runs-on %s (%s)", route.model, route.runs_on, route.reason)
     decision = {key.replace("_", "-"): value for key, value in asdict(route).items()}
     print(json.dumps(decision | {"gpu": route.gpu, "overrides": changes}))

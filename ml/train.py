@@ -62,6 +62,9 @@ def fingerprint(params: Params, data_dir: Path) -> str:
     digest = hashlib.sha256()
     for name in ("train.npz", "validation.npz", "dataset.json"):
         digest.update((data_dir / name).read_bytes())
+    reference = params.train.reference
+    if reference is not None and reference.path is not None:
+        digest.update(Path(reference.path).read_bytes())  # an edited model starts afresh
     return section_hash(params.train, digest.hexdigest())
 
 
@@ -154,8 +157,11 @@ def train(
 
     settings = params.train
     data = load_prepared(data_dir)
-    # Params that cannot train on this data fail before a run or a checkpoint is made for them.
+    # Params that cannot train on this data fail before a run or a checkpoint is made for them;
+    # so does a team's own model that does not build, or does not fit the data.
     models.check_compatible(settings, data.dataset)
+    if settings.reference is not None:
+        models.build_model(settings, data.dataset, data.x_train, data.y_train)
     resumable = ResumableTraining(
         checkpoint_dir, fingerprint(params, data_dir), **early_stopping(settings)
     )

@@ -7,7 +7,7 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.errors import SchemaErrors
 
-from ml.data.sources import DataError, RawData
+from ml.data.sources import DataError, RawData, csv_line_numbers
 
 MAX_REPORTED_VALUES = 5
 
@@ -20,7 +20,7 @@ def validate(raw: RawData) -> pd.DataFrame:
     try:
         frame = schema.validate(raw.frame, lazy=True)
     except SchemaErrors as exc:
-        problems = describe(exc)
+        problems = describe(exc, raw)
         raise DataError(f"{raw.origin} does not match the declared schema:\n{problems}") from None
     columns = [*raw.numeric_features, *raw.categorical_features, raw.target]
     frame = frame[columns].copy()
@@ -51,7 +51,7 @@ def build_schema(raw: RawData) -> pa.DataFrameSchema:
     return pa.DataFrameSchema(columns, strict=False)
 
 
-def describe(exc: SchemaErrors) -> str:
+def describe(exc: SchemaErrors, raw: RawData | None = None) -> str:
     """Turn pandera's failure table into one line per (column, check)."""
     cases = exc.failure_cases
     # Text in a numeric column also fails the dtype and finite checks (the latter with a numpy
@@ -60,14 +60,24 @@ def describe(exc: SchemaErrors) -> str:
     uncoercible = set(cases.loc[coerce_failed, "column"])
     cases = cases[coerce_failed | ~cases["column"].isin(uncoercible)]
     lines = []
+    # A CSV's rows are named by the file's line numbers (the header is line 1), which is what
+    # an editor shows; a Parquet table has no lines, so its rows go by index from 0.
+    csv_path = raw.csv_path if raw is not None else None
+    if csv_path is not None:
+        line_of = csv_line_numbers(csv_path, cases["index"].dropna().astype(int).tolist())
     for (column, check), group in cases.groupby(["column", "check"], dropna=False, sort=False):
         values = group["failure_case"].tolist()
         rows = group["index"].dropna().astype(int).tolist()
-        lines.append("  - " + describe_one(column, str(check), values, rows))
+        if csv_path is not None:
+            rows = [line_of.get(row, row) for row in rows]
+        unit = "lines" if csv_path is not None else "rows"
+        lines.append("  - " + describe_one(column, str(check), values, rows, unit))
     return "\n".join(lines)
 
 
-def describe_one(column: object, check: str, values: list, rows: list[int]) -> str:
+def describe_one(
+    column: object, check: str, values: list, rows: list[int], unit: str = "rows"
+) -> str:
     if check == "column_in_dataframe":
         return f"missing column {values[0]!r}"
     where = f"column {column!r}"
@@ -77,7 +87,8 @@ def describe_one(column: object, check: str, values: list, rows: list[int]) -> s
         if len(values) > MAX_REPORTED_VALUES
         else ""
     )
-    row_note = f" (rows {', '.join(map(str, rows[:MAX_REPORTED_VALUES]))}{more})" if rows else ""
+    shown_rows = ", ".join(map(str, rows[:MAX_REPORTED_VALUES]))
+    row_note = f" ({unit} {shown_rows}{more})" if rows else ""
     if check.startswith("coerce_dtype"):
         wanted = check.split("'")[1] if "'" in check else check
         return f"{where}: expected {wanted} values, found {shown}{row_note}"

@@ -34,6 +34,7 @@ class RawData:
     categorical_features: list[str]
     origin: str
     image_shape: tuple[int, ...] | None = None
+    csv_path: Path | None = None  # a CSV file: errors name its line numbers, not row indexes
 
 
 def load_source(params: PrepareParams, download_cache: Path = DOWNLOAD_CACHE) -> RawData:
@@ -58,7 +59,29 @@ def load_source(params: PrepareParams, download_cache: Path = DOWNLOAD_CACHE) ->
         numeric_features=list(params.numeric_features),
         categorical_features=list(params.categorical_features),
         origin=origin,
+        csv_path=path if path.suffix == ".csv" else None,
     )
+
+
+def csv_line_numbers(path: Path, rows: list[int]) -> dict[int, int]:
+    """{row index: the file's line number where that row starts}, as pandas numbers the rows
+    of a CSV: the header is line 1, blank lines are skipped, a quoted value may span lines."""
+    import csv
+
+    wanted, found = set(rows), {}
+    with path.open(newline="", encoding="utf-8", errors="replace") as handle:
+        reader = csv.reader(handle)
+        next(reader, None)  # the header
+        index, previous_end = 0, reader.line_num
+        for record in reader:
+            if record:  # pandas skips blank lines: they are no row
+                if index in wanted:
+                    found[index] = previous_end + 1
+                    if len(found) == len(wanted):
+                        break
+                index += 1
+            previous_end = reader.line_num
+    return found
 
 
 def load_bundled(name: str) -> RawData:

@@ -37,6 +37,7 @@ IMAGE_INPUTS: tuple[str, ...] = (
     "ml/dotted.py",
     "ml/datasets.py",
     "ml/config.py",
+    "ml/model_reference.py",
     "ml/options.py",
     "ml/serve",
 )

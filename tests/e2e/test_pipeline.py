@@ -119,7 +119,7 @@ def test_dvc_metrics_and_plots_show(reproduced):
     plots = run(["dvc", "plots", "show", "-o", "dvc_plots"], repo, env)
     assert "failed" not in (plots.stdout + plots.stderr).lower()
     page = (repo / "dvc_plots/index.html").read_text()
-    assert "Learning curves" in page and "Test set (confusion)" in page
+    assert "Learning curves" in page and "Test set: confusion matrix (classification)" in page
 
 
 def test_changing_a_train_param_reruns_train_and_later_stages_only(tmp_path):

@@ -149,7 +149,8 @@ def test_negative_epochs() -> None:
 
 def test_choice_lists_allowed_values() -> None:
     message = error_of({"train": {"model": "rnn"}})
-    assert "train.model: Input should be 'cnn' or 'mlp' (got 'rnn')" in message
+    assert "train.model: 'rnn' is not cnn, mlp, or a reference to a build function" in message
+    assert "models/net.py:build" in message
 
 
 def test_section_of_wrong_type() -> None:
@@ -263,7 +264,9 @@ def test_sha256_rules() -> None:
 
 
 def test_plot_must_be_scatter_for_regression() -> None:
-    message = error_of({"prepare": {"source": {"bundled": "diabetes"}}})
+    message = error_of(
+        {"prepare": {"source": {"bundled": "diabetes"}}, "evaluate": {"plot": "confusion"}}
+    )
     assert "evaluate.plot must be 'scatter' for a regression task" in message
     assert "got 'confusion'" in message
     assert "(got {" not in message  # the whole file is not echoed back
@@ -304,8 +307,8 @@ def test_section_hash_includes_extra_strings() -> None:
 
 def test_shipped_params_have_a_gate_and_a_search_space() -> None:
     params = load_params(REPO_ROOT / "params.yaml")
-    assert params.gate.min_accuracy == 0.8
-    assert params.gate.thresholds() == {"accuracy": ("min", 0.8)}
+    assert params.gate.min_score == 0.8
+    assert params.gate.thresholds("classification") == {"accuracy": ("min", 0.8)}
     assert params.tune.space and params.tune.resolved_metric("classification") == "val_accuracy"
 
 
@@ -456,3 +459,75 @@ def test_shipped_params_agree_with_the_schema_defaults() -> None:
     stale = {mark for mark in marks if not any(f"{key}.".startswith(f"{mark}.") for key in differ)}
     assert not stale, f"marked `# example` but equal to the schema default: {sorted(stale)}"
     assert "train.learning_rate" in marks  # the comment reader finds the marks
+
+
+# --- defaults that follow the data and the model ------------------------------------------------
+
+REGRESSION_CSV = {
+    "source": {"path": "data/raw/Fuel Consumption.csv"},
+    "task": "regression",
+    "target": "litres_per_100km",
+    "numeric_features": ["engine"],
+}
+
+
+def test_defaults_follow_a_regression_file() -> None:
+    params = parse_params({"prepare": REGRESSION_CSV, "train": {"model": "mlp"}})
+    assert params.evaluate.plot == "scatter"
+    assert params.serve.model_name == "fuel-consumption"  # from the file's name
+    assert set(params.tune.space) == {"learning_rate", "mlp.units", "mlp.dropout_rate"}
+
+
+def test_defaults_follow_a_bundled_set() -> None:
+    params = parse_params({"prepare": {"source": {"bundled": "wine"}}, "train": {"model": "mlp"}})
+    assert (params.evaluate.plot, params.serve.model_name) == ("confusion", "wine")
+    params = parse_params({})
+    assert params.serve.model_name == "digits" and "cnn.filters" in params.tune.space
+
+
+def test_a_value_the_user_set_wins() -> None:
+    params = parse_params(
+        {
+            "prepare": REGRESSION_CSV,
+            "train": {"model": "mlp"},
+            "evaluate": {"plot": "scatter"},
+            "serve": {"model_name": "fuel"},
+            "tune": {"space": {"epochs": {"choices": [3, 5]}}},
+        }
+    )
+    assert params.serve.model_name == "fuel"
+    assert list(params.tune.space) == ["epochs"]
+    only_candidates = parse_params({"tune": {"candidates": [{"epochs": 3}]}})
+    assert only_candidates.tune.space == {}  # candidates alone mean: try just these
+
+
+def test_gate_min_score_is_the_task_score() -> None:
+    classification = parse_params({"gate": {"min_score": 0.9}})
+    assert classification.gate.thresholds("classification") == {"accuracy": ("min", 0.9)}
+    regression = parse_params(
+        {"prepare": REGRESSION_CSV, "train": {"model": "mlp"}, "gate": {"min_score": 0.5}}
+    )
+    assert regression.gate.thresholds("regression") == {"r2": ("min", 0.5)}
+    both = parse_params({"gate": {"min_score": 0.5, "min_accuracy": 0.9}})
+    assert both.gate.thresholds("classification") == {"accuracy": ("min", 0.9)}  # its own wins
+
+
+def test_the_search_space_of_an_own_model_is_around_its_hyperparameters(tmp_path, monkeypatch):
+    (tmp_path / "net.py").write_text("def build(shape, task, outputs, hp):\n    pass\n")
+    monkeypatch.chdir(tmp_path)
+    train = {
+        "model": "net.py:build",
+        "hyperparameters": {"units": 64, "dropout_rate": 0.2, "layers": [32, 16], "act": "relu"},
+    }
+    space = parse_params({"train": train}).tune.space
+    assert space["hyperparameters.units"].choices == [32, 64, 128]
+    assert (
+        space["hyperparameters.dropout_rate"].low,
+        space["hyperparameters.dropout_rate"].high,
+    ) == (
+        0.1,
+        0.4,
+    )
+    assert space["hyperparameters.layers"].choices == [[16, 8], [32, 16], [64, 32]]
+    assert "hyperparameters.act" not in space  # text is not searched by default
+    assert "learning_rate" in space

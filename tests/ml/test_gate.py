@@ -191,3 +191,14 @@ def pull_request_event(base_sha: str) -> dict:
             "head": {"sha": "f" * 40, "ref": "feature"},
         },
     }
+
+
+def test_min_score_holds_the_task_score_and_names_itself() -> None:
+    gate = GateParams(min_score=0.8)
+    regression = check_gate(gate, {"task": "regression", "r2": 0.7, "rmse": 3.0}, None)
+    assert not regression.passed
+    assert regression.reason == "r2 0.7000 < gate.min_score 0.8"
+    classification = check_gate(gate, {"task": "classification", "accuracy": 0.9}, None)
+    assert (
+        classification.passed and classification.reason == "accuracy 0.9000 >= gate.min_score 0.8"
+    )

@@ -4,6 +4,8 @@ reach a self-hosted runner."""
 from __future__ import annotations
 
 import json
+import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -14,6 +16,7 @@ from ml.cli import app
 from ml.config import Params, ParamsError, parse_params
 from tests.conftest import tiny_params, tool_env
 from tests.helpers import run
+from tests.paths import REPO_ROOT
 
 GPU = ["self-hosted", "linux", "gpu"]
 IMAGE = "ghcr.io/acme/train:1.2@sha256:" + "ab" * 32
@@ -203,3 +206,96 @@ def test_cli_rejects_a_bad_data_ref_before_routing(
     assert result.exit_code == 1
     assert message in " ".join(result.output.split())
     assert not (tmp_path / "outputs").exists()
+
+
+# --- conditions on the built model --------------------------------------------------------------
+
+OWN_CNN = """
+import keras
+from keras import layers
+
+
+def build(input_shape, task, outputs, hyperparameters):
+    inputs = keras.Input(shape=input_shape)
+    hidden = layers.Flatten()(layers.Conv2D(4, 3, activation="relu")(inputs))
+    return keras.Model(inputs, layers.Dense(outputs, activation="softmax")(hidden))
+
+
+def dense(input_shape, task, outputs, hyperparameters):
+    inputs = keras.Input(shape=input_shape)
+    hidden = layers.Dense(hyperparameters.get("units", 8))(layers.Flatten()(inputs))
+    return keras.Model(inputs, layers.Dense(outputs, activation="softmax")(hidden))
+"""
+
+
+def own_model_params(
+    tmp_path, monkeypatch, function: str, hyperparameters: dict | None = None, **sections
+) -> Params:
+    (tmp_path / "net.py").write_text(OWN_CNN)
+    monkeypatch.chdir(tmp_path)
+    train = {
+        "model": f"net.py:{function}",
+        "model_file": "net.py",
+        "hyperparameters": hyperparameters or {},
+    }
+    return params_with(train=train, **sections)
+
+
+def decide_with_facts(params: Params, data: Path) -> route.Route:
+    facts = route.ModelFacts(params.prepare, params.train, data)
+    return route.decide(params, rows=1797, trusted=True, model=facts)
+
+
+def test_an_own_cnn_goes_to_the_gpu_runner_without_naming_it(tmp_path, monkeypatch) -> None:
+    params = own_model_params(tmp_path, monkeypatch, "build")
+    decision = decide_with_facts(params, tmp_path / "no-prepared-data")
+    assert (decision.runs_on, decision.reason) == (GPU, "route.rules[1] matched")
+    assert decision.model_facts["layers"] == ["convolution"]
+    # Conv2D: 3x3x1x4 + 4; Dense on the 6x6x4 map: 144 x 10 + 10.
+    assert decision.model_facts["parameters"] == (3 * 3 * 4 + 4) + (144 * 10 + 10)
+
+
+def test_an_own_dense_model_stays_on_github_hosted(tmp_path, monkeypatch) -> None:
+    params = own_model_params(tmp_path, monkeypatch, "dense")
+    decision = decide_with_facts(params, tmp_path / "no-prepared-data")
+    assert decision.runs_on == ["ubuntu-latest"]
+    assert decision.model_facts["layers"] == []
+
+
+def test_parameter_and_input_size_conditions(tmp_path, monkeypatch) -> None:
+    rules = [
+        {"min_parameters": 10_000, "runs_on": ["big"]},
+        {"min_input_size": 64, "runs_on": ["wide"]},
+    ]
+    small = own_model_params(tmp_path, monkeypatch, "dense", route={"rules": rules})
+    decision = decide_with_facts(small, tmp_path)
+    assert decision.runs_on == ["wide"]  # 8x8x1 = 64 inputs, 610 parameters
+    assert decision.model_facts == {"parameters": 610, "input_size": 64}
+    large = own_model_params(
+        tmp_path,
+        monkeypatch,
+        "dense",
+        hyperparameters={"units": 512},
+        route={"rules": rules},
+    )
+    assert decide_with_facts(large, tmp_path).runs_on == ["big"]
+    # Without facts (no data, unknown input) a model condition never holds.
+    assert route.decide(small, rows=None, trusted=True).runs_on == ["ubuntu-latest"]
+
+
+def test_routing_a_built_in_model_by_layers_does_not_import_tensorflow(tmp_path) -> None:
+    # The shipped rules include `layers: [convolution, attention]`; the kit's mlp has none,
+    # known without building it, so `ml route` stays fast.
+    params = tmp_path / "params.yaml"
+    params.write_text(yaml.safe_dump(params_with(train={"model": "mlp"}).model_dump(mode="json")))
+    code = (
+        "import sys; from ml import route; from ml.config import load_params; "
+        f"p = load_params({str(params)!r}); "
+        "f = route.ModelFacts(p.prepare, p.train, __import__('pathlib').Path('none')); "
+        "r = route.decide(p, 178, True, f); "
+        "print(r.runs_on, r.model_facts, 'tensorflow' in sys.modules, 'keras' in sys.modules)"
+    )
+    result = run(
+        [sys.executable, "-c", code], tmp_path, dict(os.environ, PYTHONPATH=str(REPO_ROOT))
+    )
+    assert result.stdout.strip() == "['ubuntu-latest'] {'layers': []} False False"

@@ -116,3 +116,27 @@ def test_long_lists_of_bad_values_are_shortened(people) -> None:
     message = error_of(people.assign(age=[f"x{i}" for i in range(len(people))]))
     assert "found 'x0', 'x1', 'x2', 'x3', 'x4' (rows 0, 1, 2, 3, 4 and 55 more)" in message
     assert "'x5'" not in message
+
+
+def test_a_csv_row_is_named_by_its_line_in_the_file(tmp_path) -> None:
+    # A blank line and a quoted value over two lines: line numbers are the file's, as an
+    # editor shows them, not pandas' row indexes.
+    path = tmp_path / "people.csv"
+    path.write_text(
+        'row_id,age,city,label\n1,30,"Nice\nsud",a\n\n2,thirty,Lyon,b\n3,40,Paris,a\n',
+        encoding="utf-8",
+    )
+    frame = pd.read_csv(path)
+    raw = RawData(
+        frame, "label", "classification", ["row_id", "age"], ["city"], "people.csv", csv_path=path
+    )
+    with pytest.raises(DataError) as caught:
+        schema.validate(raw)
+    assert "column 'age': expected float64 values, found 'thirty' (lines 5)" in str(caught.value)
+
+
+def test_a_parquet_row_is_named_by_its_index(people) -> None:
+    ages = people["age"].astype(object)
+    ages[4] = "old"
+    # No csv_path (a Parquet table or a data frame): rows by index from 0.
+    assert "found 'old' (rows 4)" in error_of(people.assign(age=ages))

@@ -82,6 +82,7 @@ def test_the_files_the_image_copies_are_enough_to_serve(digits_onnx, tmp_path):
         "datasets.py",
         "dotted.py",
         "errors.py",
+        "model_reference.py",
         "options.py",
         "serve",
     ]

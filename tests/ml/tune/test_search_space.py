@@ -90,7 +90,7 @@ def test_train_params_refuse_a_key_that_is_not_a_setting() -> None:
 
 def test_nothing_to_search_is_an_error() -> None:
     with pytest.raises(UserError, match="no `space` and no `candidates`"):
-        search_space.check_searchable(parse_params({}).tune, TrainParams())
+        search_space.check_searchable(parse_params({"tune": {"space": {}}}).tune, TrainParams())
 
 
 def test_candidates_alone_are_a_search() -> None:
