@@ -126,7 +126,7 @@ def check_reused_export(results: list[ActionResult], repo: Path) -> None:
     assert export.outputs["ran"] == ""  # restored from the DVC remote, nothing retrained
     assert export.outputs["verified"] == "true"
     assert int(export.outputs["size-bytes"]) == (repo / "models/model.onnx").stat().st_size
-    assert "| restored from the run-cache | prepare, train, export |" in export.summary
+    assert "| restored from the DVC remote | prepare, train, export |" in export.summary
 
 
 def check_retrain_pull_request(results: list[ActionResult], repo: Path) -> None:
