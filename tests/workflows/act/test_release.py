@@ -76,10 +76,12 @@ def pull_request_training(home: ActHome, branch: str, params: dict) -> str:
         repro, cwd=home.workdir, env=tool_env(home), capture_output=True, text=True
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "Running stage 'train'" in done.stdout  # the pull request trained its model
+    assert "Running stage 'train'" in done.stdout, done.stdout  # the pull request trained
     model = hashlib.sha256((home.workdir / "models/model.onnx").read_bytes()).hexdigest()
-    # The job's results stay on its runner; the branch keeps only what the author committed.
+    # The job's results stay on its runner; the branch keeps only what the author committed
+    # (act copies the working tree, untracked files included, for the repository's checkout).
     home.git("checkout", "-q", "--", ".")
+    home.git("clean", "-q", "-fd")
     return model
 
 
@@ -100,8 +102,8 @@ def push_event(home: ActHome, before: str, after: str) -> dict:
     }
 
 
-def served_version(port: int) -> str:
-    response = httpx.get(f"http://127.0.0.1:{port}/v2/models/digits", timeout=5)
+def served_version(port: int, model_name: str = "digits") -> str:
+    response = httpx.get(f"http://127.0.0.1:{port}/v2/models/{model_name}", timeout=5)
     response.raise_for_status()
     return response.json()["versions"][0]
 
