@@ -37,8 +37,12 @@ MetricsDir = Annotated[
     Path, typer.Option("--metrics-dir", help="Directory of the metrics files (evaluate.json...).")
 ]
 StateDir = Annotated[
-    Path,
-    typer.Option("--state-dir", help="Deployment state: deployment.json, served files, logs."),
+    Path | None,
+    typer.Option(
+        "--state-dir",
+        help="Deployment state: deployment.json, served files, logs; default: .deploy, or in a "
+        "workflow job RUNNER_TOOL_CACHE/runwright/<owner>/<repo>/deploy.",
+    ),
 ]
 BaseRef = Annotated[
     str | None,

@@ -20,11 +20,12 @@ def tracking_uri() -> str:
     return os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
 
 
-def start_run(run_id: str | None, run_name: str):
-    """Start a new run, or continue `run_id` (a resumed training keeps one run, not two)."""
+def start_run(run_id: str | None, run_name: str, uri: str | None = None):
+    """Start a new run, or continue `run_id` (a resumed training keeps one run, not two), in the
+    store at `uri` (default: tracking_uri())."""
     import mlflow  # here, not at the top: `ml --help` and `ml prepare` need no MLflow
 
-    mlflow.set_tracking_uri(tracking_uri())
+    mlflow.set_tracking_uri(uri or tracking_uri())
     mlflow.set_experiment(experiment_name())
     if run_id:
         log.info("Continuing MLflow run %s", run_id)

@@ -33,7 +33,7 @@ def main(
     target: Annotated[
         Target | None, typer.Option(help="Where to deploy; default: deploy.target in params.")
     ] = None,
-    state_dir: options.StateDir = options.STATE_DIR,
+    state_dir: options.StateDir = None,
     train_metrics: Annotated[
         Path, options.train_metrics_file("Links the deployed version to its training run.")
     ] = options.TRAIN_METRICS,
@@ -43,7 +43,9 @@ def main(
 ) -> None:
     """Deploy the model with a smoke test; promote it to champion or roll back."""
     from ml.deploy import targets
+    from ml.deploy.state import default_state_dir
 
+    state_dir = state_dir or default_state_dir()
     params = load_params(params_path)
     chosen = targets.make(target or params.deploy.target, state_dir, params, params_path)
     if stop:

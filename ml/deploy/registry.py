@@ -1,6 +1,11 @@
 """The MLflow model registry as the record of what is deployed: each deploy registers the ONNX
 model as a new version with alias `challenger`; a version that passes its smoke test becomes
-`champion`. Rollbacks and the monitor redeploy the champion's own file, fetched from here."""
+`champion`. Rollbacks and the monitor redeploy the champion's own file, fetched from here.
+
+The registry is the MLflow store of MLFLOW_TRACKING_URI. Unset, it is the training's default
+(sqlite:///mlflow.db in the working directory), except in a workflow job: there the working
+directory is a checkout that the next job cleans, and with it the record of the champion a
+rollback returns to, so the registry lives with the deployment's state instead."""
 
 from __future__ import annotations
 
@@ -30,6 +35,14 @@ class RegistryError(UserError):
     """The registry cannot be reached or lacks what was asked for."""
 
 
+def store_uri(workdir: Path) -> str:
+    """The registry's MLflow store: MLFLOW_TRACKING_URI; unset, in a workflow job, an SQLite
+    file in `workdir` (the deployment's state), elsewhere the training's default."""
+    if os.environ.get("MLFLOW_TRACKING_URI") or os.environ.get("GITHUB_ACTIONS") != "true":
+        return tracking.tracking_uri()
+    return f"sqlite:///{(workdir / 'mlflow.db').resolve()}"
+
+
 @dataclasses.dataclass(frozen=True)
 class RegisteredModel:
     name: str
@@ -52,8 +65,22 @@ class Registry:
         self.workdir = workdir
         # Downloads of a few files need no progress bar in CI logs.
         os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-        mlflow.set_tracking_uri(tracking.tracking_uri())
+        self.uri = store_uri(workdir)
+        with_state = self.uri != tracking.tracking_uri()
+        if with_state:
+            workdir.mkdir(parents=True, exist_ok=True)
+        mlflow.set_tracking_uri(self.uri)
         self.client = MlflowClient()
+        if with_state:
+            self.keep_artifacts_in(workdir / "artifacts")
+
+    def keep_artifacts_in(self, folder: Path) -> None:
+        """Create the experiment with its artifacts in `folder`: by default MLflow puts them
+        in ./mlruns, in the working directory."""
+        name = tracking.experiment_name()
+        if self.client.get_experiment_by_name(name) is None:
+            folder.mkdir(parents=True, exist_ok=True)
+            self.client.create_experiment(name, artifact_location=folder.resolve().as_uri())
 
     def register(
         self, onnx_path: Path, run_id: str | None, tags: dict[str, str]
@@ -64,7 +91,7 @@ class Registry:
         import onnx
 
         run_id = run_id if run_id and self.run_exists(run_id) else None
-        with tracking.start_run(run_id, run_name=f"deploy {self.name}"):
+        with tracking.start_run(run_id, run_name=f"deploy {self.name}", uri=self.uri):
             info = mlflow.onnx.log_model(
                 onnx.load(str(onnx_path)),
                 name="model",

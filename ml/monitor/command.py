@@ -34,7 +34,8 @@ def main(
         Path | None,
         typer.Option(
             "--state-dir",
-            help=f"Deployment state; default {options.STATE_DIR}, where finding none is no error.",
+            help=f"Deployment state; default {options.STATE_DIR} (in a workflow job "
+            "RUNNER_TOOL_CACHE/runwright/<owner>/<repo>/deploy), where finding none is no error.",
         ),
     ] = None,
     url: Annotated[
@@ -51,10 +52,11 @@ def main(
     ] = None,
 ) -> None:
     """Probe the deployed service, restore it if it fails, and report input drift."""
+    from ml.deploy.state import default_state_dir
     from ml.monitor.check import monitor_once, report_nothing_deployed
 
     named = state_dir is not None or url is not None
-    state_dir = state_dir or options.STATE_DIR
+    state_dir = state_dir or default_state_dir()
     deployment = recorded_deployment(state_dir)
     if deployment is None:
         if named:

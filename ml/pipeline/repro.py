@@ -28,21 +28,29 @@ from ml.io import read_json
 log = logging.getLogger(__name__)
 
 STAGE_LINE = re.compile(r"^(Running stage|Stage) '(?P<stage>[^']+)'(?P<rest>.*)$")
+# dvc.lock matches but the outputs are missing: `dvc repro --pull` fetches them from the remote.
+PULLED_LINE = re.compile(r"^Pulling data for stage: '(?P<stage>[^']+)'$")
 HEADLINE = ("accuracy", "f1_macro", "rmse", "mae", "r2")
 
 
 @dataclass
 class Outcome:
     ran: list[str] = field(default_factory=list)
-    restored: list[str] = field(default_factory=list)  # from the run-cache
+    restored: list[str] = field(default_factory=list)  # from the remote's run-cache or outputs
     unchanged: list[str] = field(default_factory=list)
 
     def record(self, line: str) -> None:
+        pulled = PULLED_LINE.match(line.strip())
+        if pulled:
+            self.restored.append(pulled["stage"])
+            return
         match = STAGE_LINE.match(line.strip())
         if not match:
             return
         stage, rest = match["stage"], match["rest"]
         if match[1] == "Running stage":
+            if stage in self.restored:  # the pull failed ("Unable to pull data"): it runs
+                self.restored.remove(stage)
             self.ran.append(stage)
         elif "is cached" in rest:
             self.restored.append(stage)
@@ -95,7 +103,7 @@ def push(remote: str, targets: list[str]) -> None:
 
 
 def summary(outcome: Outcome, metrics: dict, remote: str | None) -> str:
-    rows = [("ran", outcome.ran), ("restored from the run-cache", outcome.restored)]
+    rows = [("ran", outcome.ran), ("restored from the DVC remote", outcome.restored)]
     rows.append(("unchanged", outcome.unchanged))
     lines = ["### Pipeline", "", "| stages | which |", "|---|---|"]
     lines += [f"| {label} | {', '.join(names) or '-'} |" for label, names in rows]

@@ -126,7 +126,7 @@ def check_reused_export(results: list[ActionResult], repo: Path) -> None:
     assert export.outputs["ran"] == ""  # restored from the DVC remote, nothing retrained
     assert export.outputs["verified"] == "true"
     assert int(export.outputs["size-bytes"]) == (repo / "models/model.onnx").stat().st_size
-    assert "| restored from the run-cache | prepare, train, export |" in export.summary
+    assert "| restored from the DVC remote | prepare, train, export |" in export.summary
 
 
 def check_retrain_pull_request(results: list[ActionResult], repo: Path) -> None:
@@ -194,6 +194,10 @@ def check_deploy_then_monitor(results: list[ActionResult], repo: Path) -> None:
     version = deploy.outputs["version"]
     assert version and deploy.outputs["champion"] == version
     assert monitor.outputs["status"] == "checked" and monitor.outputs["healthy"] == "true"
+    # The deployment's state and registry are where the next checkout cannot clean them.
+    assert not (repo / ".deploy").exists()
+    state = tool_cache(repo) / "runwright" / "octo" / "kit" / "deploy"
+    assert (state / "deployment.json").is_file() and (state / "registry" / "mlflow.db").is_file()
 
 
 def check_nothing_deployed(results: list[ActionResult], repo: Path) -> None:
@@ -222,8 +226,20 @@ def deploy_commented_once(fake: FakeGitHub, sha: str) -> None:
     assert "promoted" in comments[0]["body"]
 
 
+def tool_cache(repo: Path) -> Path:
+    """The runner's tool cache of a case, beside its repository: a job's deployment state lives
+    there (ml.deploy.state), outside the checkout."""
+    return repo.parent / "tool-cache"
+
+
 def stop_deployment(repo: Path) -> None:
-    run_ml("deploy", "--stop", cwd=repo, env=tool_env(repo))
+    """`ml deploy --stop` as a step of the job would run it."""
+    job = {"GITHUB_ACTIONS": "true", "GITHUB_REPOSITORY": "octo/kit"}
+    run_ml("deploy", "--stop", cwd=repo, env=tool_env(repo) | job | runner_env(repo))
+
+
+def runner_env(repo: Path) -> dict[str, str]:
+    return {"RUNNER_TOOL_CACHE": str(tool_cache(repo))}
 
 
 def free_port() -> int:
@@ -442,7 +458,7 @@ def run_job(case: Case, repo: Path, temp: Path) -> Ran:
         runner = Runner(cwd=repo, env=tool_env(repo), temp=temp, github=github, event=case.event)
         # The runner sets these for every step; the token only reaches a step through `env:`.
         runner.env |= {"GITHUB_API_URL": fake.url, "GITHUB_REPOSITORY": fake.repository}
-        runner.env |= {"GITHUB_SHA": sha}
+        runner.env |= {"GITHUB_SHA": sha} | runner_env(repo)
         runner.env.pop("GITHUB_TOKEN", None)
         for call in case.job:
             inputs = {key: fill(value, done) for key, value in call.inputs.items()}

@@ -5,12 +5,13 @@ clear errors for what is not there. (Deploys that promote and roll back: test_fl
 from __future__ import annotations
 
 import hashlib
+import shutil
 
 import mlflow
 import pytest
 
 from ml import tracking
-from ml.deploy.registry import CHALLENGER, CHAMPION, Registry, RegistryError
+from ml.deploy.registry import CHALLENGER, CHAMPION, Registry, RegistryError, store_uri
 
 
 @pytest.fixture(scope="module")
@@ -72,3 +73,35 @@ def test_a_version_that_does_not_exist_is_a_registry_error(registry, digits_onnx
     registry.register(digits_onnx, None, {})
     with pytest.raises(RegistryError, match=f"cannot fetch {registry.name} version 9: "):
         registry.fetch("9")
+
+
+def test_in_a_workflow_job_the_registry_outlives_the_checkout(tmp_path, monkeypatch, digits_onnx):
+    """No MLFLOW_TRACKING_URI in a workflow job: the next job's checkout cleans the workspace, so
+    the registry (store and artifacts) lives in the deployment's state, and the champion a
+    rollback returns to is still there for the next release."""
+    workspace, state = tmp_path / "workspace", tmp_path / "tool-cache" / "deploy"
+    workspace.mkdir()
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.delenv("MLFLOW_EXPERIMENT_NAME", raising=False)
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    monkeypatch.chdir(workspace)
+    first = Registry("digits", state / "registry")
+    registered = first.register(digits_onnx, None, {})
+    first.set_alias(CHAMPION, registered.version)
+    assert list(workspace.iterdir()) == []  # nothing in the checkout
+    shutil.rmtree(state / "registry" / f"digits-v{registered.version}")  # only the download
+
+    again = Registry("digits", state / "registry")
+    assert again.alias(CHAMPION) == registered.version
+    assert again.fetch(registered.version).file.read_bytes() == digits_onnx.read_bytes()
+    assert (state / "registry" / "mlflow.db").is_file()
+    assert list((state / "registry" / "artifacts").iterdir())
+
+
+def test_outside_workflows_the_registry_is_the_trainings_store(tmp_path, monkeypatch):
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
+    assert store_uri(tmp_path / "registry") == tracking.DEFAULT_TRACKING_URI
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://mlflow.example:5000")
+    assert store_uri(tmp_path / "registry") == "http://mlflow.example:5000"

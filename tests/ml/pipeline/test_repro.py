@@ -35,6 +35,25 @@ def test_stage_lines_are_sorted_into_ran_restored_and_unchanged() -> None:
     assert "none configured (nothing pulled or pushed)" in text
 
 
+def test_stages_pulled_because_dvc_lock_matches_are_restored_unless_the_pull_fails() -> None:
+    """`dvc repro --pull` where dvc.lock matches and the outputs are missing (DVC's own lines)."""
+    outcome = repro.Outcome()
+    lines = [
+        "Pulling data for stage: 'prepare'",
+        "Pulling data for stage: 'train'",
+        "Unable to pull data for stage: 'train'",
+        "Running stage 'train':",
+        "Stage 'evaluate' didn't change, skipping",
+    ]
+    for line in lines:
+        outcome.record(line + "\n")
+    assert (outcome.ran, outcome.restored, outcome.unchanged) == (
+        ["train"],
+        ["prepare"],
+        ["evaluate"],
+    )
+
+
 @pytest.fixture
 def bare_dvc_repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     env = tool_env(tmp_path)

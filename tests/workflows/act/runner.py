@@ -126,8 +126,9 @@ class ActHome:
             check=True,
         ).stdout.strip()
 
-    def setup(self, params: dict | None = None) -> str:
-        """The kit's tree committed on main in workdir and pushed to the bare repository."""
+    def setup(self, params: dict | None = None, tree: Path | None = None) -> str:
+        """The kit's tree (or the files of `tree`) committed on main in workdir and pushed to
+        the bare repository."""
         for name in ("home", "tmp", "act-cache", "artifacts", "git"):
             (self.root / name).mkdir(parents=True, exist_ok=True)
         # act copies the workflow's own repository instead of checking it out, origin and all:
@@ -143,7 +144,10 @@ class ActHome:
             "GIT_CONFIG_NOSYSTEM": "1",
             "TMPDIR": str(self.root / "tmp"),
         }
-        kit_tree(self.workdir)
+        if tree is None:
+            kit_tree(self.workdir)
+        else:
+            shutil.copytree(tree, self.workdir)
         if params is not None:
             (self.workdir / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
         self.git("init", "-q", "-b", "main")
@@ -194,8 +198,10 @@ class ActHome:
         extra_env: dict[str, str] | None = None,
         secrets: dict[str, str] | None = None,
         variables: dict[str, str] | None = None,
+        local_repositories: dict[str, Path] | None = None,
     ) -> ActRun:
-        """`act <event_name>` for .github/workflows/<workflow> with `event` as its payload."""
+        """`act <event_name>` for .github/workflows/<workflow> with `event` as its payload;
+        `local_repositories` maps more `owner/name@ref` the workflows use to folders."""
         # act's checkout of the workflow's own repository copies workdir: put it at the commit.
         head = event.get("pull_request", {}).get("head", {}).get("sha") or event.get("after")
         self.git("checkout", "-q", "--detach", head or "main")
@@ -234,6 +240,8 @@ class ActHome:
             command += ["-P", f"{label}=-self-hosted"]
         for name, sha in pinned_actions().items():
             command += ["--local-repository", f"{name}@{sha}={STANDINS / STANDIN_FOR[name]}"]
+        for name, folder in (local_repositories or {}).items():
+            command += ["--local-repository", f"{name}={folder}"]
         for key, value in (step_env | (extra_env or {})).items():
             command += ["--env", f"{key}={value}"]
         for key, value in (secrets or {}).items():
