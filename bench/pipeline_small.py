@@ -29,10 +29,9 @@ import statistics
 import sys
 from pathlib import Path
 
+import _common as common
 import numpy as np
 import yaml
-
-import _common as common
 
 NAME = "pipeline_small"
 GOAL_RATIO = 1.5
@@ -93,7 +92,8 @@ def kit_case(clone: Path, env: dict):
         timing = common.timed([common.DVC, "repro", "--force"], clone, env)
         ran = timing.output.count("Running stage")
         if ran != 4:
-            raise common.BenchError(f"`dvc repro --force` ran {ran} stages, not 4:\n{timing.output}")
+            message = f"`dvc repro --force` ran {ran} stages, not 4:\n{timing.output}"
+            raise common.BenchError(message)
         metrics = json.loads((clone / "metrics/train.json").read_text(encoding="utf-8"))
         return timing, metrics["epochs_run"]
 
@@ -139,7 +139,9 @@ def main() -> int:
 
 
 def report(timings: dict, quick: bool) -> int:
-    rows, figures, results = [], {}, []
+    rows: list[list[object]] = []
+    figures: dict[str, dict] = {}
+    results: list[str] = []
     for task, sides in timings.items():
         epochs = {side: {run[1] for run in runs} for side, runs in sides.items()}
         if len(epochs["kit"] | epochs["bare"]) != 1:

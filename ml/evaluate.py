@@ -1,4 +1,9 @@
-"""evaluate: test-set metrics to metrics/evaluate.json and plot data for `dvc plots`."""
+"""evaluate: test-set metrics to metrics/evaluate.json and plot data for `dvc plots`.
+
+The exported ONNX model is what gets scored, with onnxruntime: what ships is what is measured
+(export has already checked it against Keras on the same rows), and the stage needs no
+TensorFlow, whose import alone costs several times the scoring of a small test set.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ import numpy as np
 
 from ml import options
 from ml.config import load_params
+from ml.errors import UserError
 from ml.io import atomic_dir, atomic_path, load_split, read_json, write_json
 
 log = logging.getLogger(__name__)
@@ -51,12 +57,9 @@ def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict:
 
 def evaluate(model_path: Path, data_dir: Path, batch_size: int) -> tuple[dict, list[dict]]:
     """Return (metrics, per-row plot records) for the test split."""
-    from ml.models import load_model
-
     dataset = read_json(data_dir / "dataset.json")
     x_test, y_test = load_split(data_dir, "test")
-    model = load_model(model_path)
-    outputs = model.predict(x_test, batch_size=batch_size, verbose=0)
+    outputs = predict(model_path, x_test, batch_size)
     if dataset["task"] == "classification":
         labels = dataset["class_labels"]
         predicted = outputs.argmax(axis=1)
@@ -74,6 +77,24 @@ def evaluate(model_path: Path, data_dir: Path, batch_size: int) -> tuple[dict, l
         ]
     metrics = {"task": dataset["task"], "test_rows": len(y_test), **metrics}
     return metrics, rows
+
+
+def predict(model_path: Path, x: np.ndarray, batch_size: int) -> np.ndarray:
+    """The ONNX model's output for every row of `x`, `batch_size` rows per run."""
+    import onnxruntime as ort
+
+    if not model_path.is_file():
+        raise UserError(f"ONNX model {model_path} not found: run `dvc repro` (the export stage)")
+    try:
+        session = ort.InferenceSession(str(model_path), providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime raises its own types for unreadable or invalid files
+        raise UserError(f"{model_path} is not a model onnxruntime can load: {exc}") from exc
+    input_name = session.get_inputs()[0].name
+    chunks = [
+        session.run(None, {input_name: x[start : start + batch_size]})[0]
+        for start in range(0, len(x), batch_size)
+    ]
+    return np.concatenate(chunks)
 
 
 def write_rows(path: Path, rows: list[dict]) -> None:
@@ -113,8 +134,8 @@ def log_to_run(train_metrics_path: Path, metrics: dict) -> None:
 
 def main(
     params_path: options.ParamsFile = options.PARAMS,
-    model: Annotated[Path, options.model_file("Keras model to evaluate.")] = Path(
-        "models/model.keras"
+    model: Annotated[Path, options.model_file("Exported ONNX model to evaluate.")] = Path(
+        "models/model.onnx"
     ),
     data: options.PreparedData = options.PREPARED,
     metrics: Annotated[Path, options.metrics_file("Test metrics JSON.")] = Path(
@@ -128,7 +149,7 @@ def main(
         Path, options.train_metrics_file("Training metrics JSON, to find the MLflow run.")
     ] = options.TRAIN_METRICS,
 ) -> None:
-    """Score the trained model on the held-out test split."""
+    """Score the exported ONNX model on the held-out test split."""
     params = load_params(params_path)
     result, rows = evaluate(model, data, params.evaluate.batch_size)
     with atomic_dir(plots) as tmp:

@@ -44,6 +44,8 @@ def main() -> None:
 
     params = load_params(args.params)
     source, settings = params.prepare, params.train
+    if source.source.path is None:
+        raise SystemExit("params.yaml: prepare.source.path must name the CSV file")
     frame = pd.read_csv(source.source.path)
     classification = source.task == "classification"
     held_out = source.split.validation + source.split.test

@@ -48,3 +48,32 @@ def test_a_run_from_another_tracking_store_is_skipped_with_a_warning(
     with caplog.at_level("WARNING", logger="ml.evaluate"):
         log_to_run(train, {"accuracy": 0.9})
     assert "is not in sqlite:///" in caplog.text
+
+
+def test_the_onnx_model_is_scored_on_every_test_row_in_batches(prepared_digits, digits_onnx):
+    import onnxruntime as ort
+
+    from ml.evaluate import evaluate
+    from ml.io import load_split
+
+    x_test, y_test = load_split(prepared_digits, "test")
+    session = ort.InferenceSession(str(digits_onnx), providers=["CPUExecutionProvider"])
+    expected = session.run(None, {session.get_inputs()[0].name: x_test})[0].argmax(axis=1)
+    # A batch size that does not divide the row count: the last, short batch counts too.
+    metrics, rows = evaluate(digits_onnx, prepared_digits, batch_size=7)
+    assert metrics["test_rows"] == len(y_test) == len(rows)
+    assert metrics["accuracy"] == pytest.approx(np.mean(expected == y_test))
+    assert metrics["accuracy"] > 0.9  # the linear model of the digits is a good one
+    assert [row["predicted"] for row in rows] == [str(code) for code in expected]
+
+
+def test_a_missing_or_unreadable_model_is_a_clear_error(prepared_digits, tmp_path):
+    from ml.errors import UserError
+    from ml.evaluate import evaluate
+
+    with pytest.raises(UserError, match=r"model.onnx not found: run `dvc repro`"):
+        evaluate(tmp_path / "model.onnx", prepared_digits, batch_size=256)
+    broken = tmp_path / "broken.onnx"
+    broken.write_bytes(b"not a model")
+    with pytest.raises(UserError, match=r"broken\.onnx is not a model onnxruntime can load"):
+        evaluate(broken, prepared_digits, batch_size=256)
