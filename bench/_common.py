@@ -44,6 +44,8 @@ PYTHON = sys.executable
 START_LOAD = os.getloadavg()[0]
 # What clone_repo checked out, recorded with the figures: the repository moves between runs.
 CLONED_COMMITS: list[str] = []
+# Every goal line print_goal printed, saved with the figures for `make bench`'s summary.
+GOAL_LINES: list[dict] = []
 
 
 class BenchError(RuntimeError):
@@ -225,9 +227,12 @@ def print_table(headers: list[str], rows: list[list[object]]) -> None:
 
 
 def print_goal(label: str, value: float, goal: float, higher_is_better: bool = False) -> str:
-    """Print `label = value (goal <= goal): PASS|MISS` and return PASS or MISS."""
+    """Print `label = value (goal <= goal): PASS|MISS`, keep the line for write_results, and
+    return PASS or MISS."""
     result = verdict(value, goal, higher_is_better)
-    print(f"{label} = {value:.2f} (goal {'>=' if higher_is_better else '<='} {goal:g}): {result}")
+    line = f"{label} = {value:.2f} (goal {'>=' if higher_is_better else '<='} {goal:g}): {result}"
+    print(line)
+    GOAL_LINES.append({"line": line, "result": result})
     return result
 
 
@@ -241,6 +246,7 @@ def write_results(name: str, figures: dict) -> Path:
         "machine": machine(),
         "command": [Path(sys.argv[0]).name, *sys.argv[1:]],
         "commit": CLONED_COMMITS[0] if CLONED_COMMITS else None,
+        "goal_lines": GOAL_LINES,
         **figures,
     }
     path.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
