@@ -22,18 +22,21 @@ from ml.io import atomic_dir, atomic_path, load_split, read_json, write_json
 log = logging.getLogger(__name__)
 
 
+# Plain NumPy, as scikit-learn defines them (zero_division=0): importing sklearn.metrics would
+# cost this stage more than the scoring of a small test set. tests/ml/test_evaluate.py holds
+# these to scikit-learn's figures.
 def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, labels: list[str]) -> dict:
-    from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support
-
-    codes = list(range(len(labels)))
-    precision, recall, _, support = precision_recall_fscore_support(
-        y_true, y_pred, labels=codes, zero_division=0
-    )
+    codes = np.arange(len(labels))
+    true = np.asarray(y_true)[:, None] == codes
+    predicted = np.asarray(y_pred)[:, None] == codes
+    hits = (true & predicted).sum(axis=0)
+    support = true.sum(axis=0)
+    precision = share(hits, predicted.sum(axis=0))
+    recall = share(hits, support)
+    f1 = share(2 * hits, predicted.sum(axis=0) + support)
     return {
-        "accuracy": float(accuracy_score(y_true, y_pred)),
-        "f1_macro": float(
-            f1_score(y_true, y_pred, labels=codes, average="macro", zero_division=0)
-        ),
+        "accuracy": float(np.mean(np.asarray(y_true) == np.asarray(y_pred))),
+        "f1_macro": float(np.mean(f1)),
         "per_class": {
             label: {
                 "precision": float(precision[i]),
@@ -45,13 +48,24 @@ def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, labels: list[
     }
 
 
-def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict:
-    from sklearn.metrics import mean_absolute_error, r2_score, root_mean_squared_error
+def share(part: np.ndarray, whole: np.ndarray) -> np.ndarray:
+    """part / whole, and 0 where whole is 0 (scikit-learn's zero_division=0)."""
+    result: np.ndarray = np.divide(part, whole, out=np.zeros(len(part)), where=whole > 0)
+    return result
 
+
+def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict:
+    actual = np.asarray(y_true, dtype=np.float64)
+    error = np.asarray(y_pred, dtype=np.float64) - actual
+    residual = float(np.sum(error**2))
+    total = float(np.sum((actual - actual.mean()) ** 2))
+    # A constant target has no variance to explain: 1 for a perfect fit, else 0 (scikit-learn's).
+    perfect = 1.0 if residual == 0 else 0.0
+    r2 = 1 - residual / total if total > 0 else perfect
     return {
-        "rmse": float(root_mean_squared_error(y_true, y_pred)),
-        "mae": float(mean_absolute_error(y_true, y_pred)),
-        "r2": float(r2_score(y_true, y_pred)),
+        "rmse": float(np.sqrt(np.mean(error**2))),
+        "mae": float(np.mean(np.abs(error))),
+        "r2": r2,
     }
 
 
