@@ -97,6 +97,12 @@ def predict(model_path: Path, x: np.ndarray, batch_size: int) -> np.ndarray:
     """The ONNX model's output for every row of `x`, `batch_size` rows per run."""
     import onnxruntime as ort
 
+    if model_path.suffix == ".keras":  # a dvc.yaml written before evaluate scored the ONNX model
+        raise UserError(
+            f"ml evaluate scores the exported ONNX model, not the Keras model {model_path}: "
+            "pass --model models/model.onnx, and run the export stage before evaluate "
+            "(the kit's dvc.yaml shows both)"
+        )
     if not model_path.is_file():
         raise UserError(f"ONNX model {model_path} not found: run `dvc repro` (the export stage)")
     try:

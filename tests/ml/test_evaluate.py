@@ -73,6 +73,10 @@ def test_a_missing_or_unreadable_model_is_a_clear_error(prepared_digits, tmp_pat
 
     with pytest.raises(UserError, match=r"model.onnx not found: run `dvc repro`"):
         evaluate(tmp_path / "model.onnx", prepared_digits, batch_size=256)
+    keras_file = tmp_path / "model.keras"
+    keras_file.write_bytes(b"a dvc.yaml from before evaluate scored the ONNX model")
+    with pytest.raises(UserError, match=r"pass --model models/model\.onnx, and run the export"):
+        evaluate(keras_file, prepared_digits, batch_size=256)
     broken = tmp_path / "broken.onnx"
     broken.write_bytes(b"not a model")
     with pytest.raises(UserError, match=r"broken\.onnx is not a model onnxruntime can load"):
