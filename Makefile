@@ -84,6 +84,7 @@ image: wheelhouse ## Build the serving image (runwright-serve) from the wheelhou
 bench: $(STAMP) ## Run the benchmarks in bench/ (prints ratios measured side by side).
 	@command -v wrk >/dev/null || { echo "make bench needs wrk, the HTTP load generator: apt-get install -y wrk" >&2; exit 1; }
 	for script in bench/[!_]*.py; do $(BIN)/python $$script || exit 1; done
+	$(BIN)/python bench/_goals.py
 
 mermaid: $(MERMAID) ## Install Mermaid's own parser for the chart tests (needs npm).
 

@@ -44,6 +44,8 @@ PYTHON = sys.executable
 START_LOAD = os.getloadavg()[0]
 # What clone_repo checked out, recorded with the figures: the repository moves between runs.
 CLONED_COMMITS: list[str] = []
+# Every goal line print_goal printed, saved with the figures for `make bench`'s summary.
+GOAL_LINES: list[dict] = []
 
 
 class BenchError(RuntimeError):
@@ -232,12 +234,15 @@ def print_goal(
     load: float | None = None,
 ) -> str:
     """Print `label = value (goal <= goal): PASS|MISS`, with `[load L]` (the 1-minute load
-    average the figure was measured at) when given, and return PASS or MISS."""
+    average the figure was measured at) when given, keep the line for write_results, and return
+    PASS or MISS."""
     result = verdict(value, goal, higher_is_better)
     at = f" [load {load:.1f}]" if load is not None else ""
-    print(
+    line = (
         f"{label} = {value:.2f} (goal {'>=' if higher_is_better else '<='} {goal:g}): {result}{at}"
     )
+    print(line)
+    GOAL_LINES.append({"line": line, "result": result})
     return result
 
 
@@ -251,6 +256,7 @@ def write_results(name: str, figures: dict) -> Path:
         "machine": machine(),
         "command": [Path(sys.argv[0]).name, *sys.argv[1:]],
         "commit": CLONED_COMMITS[0] if CLONED_COMMITS else None,
+        "goal_lines": GOAL_LINES,
         **figures,
     }
     path.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")

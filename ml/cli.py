@@ -19,6 +19,7 @@ import typer
 from typer.core import TyperCommand, TyperGroup
 
 from ml import options
+from ml.deferred_imports import defer_keras_extras
 from ml.errors import UserError
 
 if TYPE_CHECKING:
@@ -60,6 +61,7 @@ class LazyCommands(TyperGroup):
     def get_command(self, ctx: Context, name: str) -> Command | None:
         if name not in COMMANDS:
             return None
+        defer_keras_extras()  # before the command's module, which may import Keras
         module = importlib.import_module(COMMANDS[name])
         single = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
         single.command(name, cls=RefusingOldSpellings)(reporting_user_errors(module.main))
@@ -120,7 +122,7 @@ def reporting_user_errors(function):
 
 app = typer.Typer(
     cls=LazyCommands,
-    help="Reproducible ML pipeline: prepare -> train -> evaluate -> export (ONNX).",
+    help="Reproducible ML pipeline: prepare -> train -> export (ONNX) -> evaluate.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,

@@ -1,4 +1,9 @@
-"""evaluate: test-set metrics to metrics/evaluate.json and plot data for `dvc plots`."""
+"""evaluate: test-set metrics to metrics/evaluate.json and plot data for `dvc plots`.
+
+The exported ONNX model is what gets scored, with onnxruntime: what ships is what is measured
+(export has already checked it against Keras on the same rows), and the stage needs no
+TensorFlow, whose import alone costs several times the scoring of a small test set.
+"""
 
 from __future__ import annotations
 
@@ -11,26 +16,29 @@ import numpy as np
 
 from ml import options
 from ml.config import load_params
+from ml.errors import UserError
 from ml.io import atomic_dir, atomic_path, load_split, read_json, write_json
-from ml.model_reference import Reference
 
 log = logging.getLogger(__name__)
 
 PLOTS = ("confusion", "scatter")  # the test-set plots of dvc.yaml, one per task
 
 
+# Plain NumPy, as scikit-learn defines them (zero_division=0): importing sklearn.metrics would
+# cost this stage more than the scoring of a small test set. tests/ml/test_evaluate.py holds
+# these to scikit-learn's figures.
 def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, labels: list[str]) -> dict:
-    from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support
-
-    codes = list(range(len(labels)))
-    precision, recall, _, support = precision_recall_fscore_support(
-        y_true, y_pred, labels=codes, zero_division=0
-    )
+    codes = np.arange(len(labels))
+    true = np.asarray(y_true)[:, None] == codes
+    predicted = np.asarray(y_pred)[:, None] == codes
+    hits = (true & predicted).sum(axis=0)
+    support = true.sum(axis=0)
+    precision = share(hits, predicted.sum(axis=0))
+    recall = share(hits, support)
+    f1 = share(2 * hits, predicted.sum(axis=0) + support)
     return {
-        "accuracy": float(accuracy_score(y_true, y_pred)),
-        "f1_macro": float(
-            f1_score(y_true, y_pred, labels=codes, average="macro", zero_division=0)
-        ),
+        "accuracy": float(np.mean(np.asarray(y_true) == np.asarray(y_pred))),
+        "f1_macro": float(np.mean(f1)),
         "per_class": {
             label: {
                 "precision": float(precision[i]),
@@ -42,27 +50,32 @@ def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, labels: list[
     }
 
 
-def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict:
-    from sklearn.metrics import mean_absolute_error, r2_score, root_mean_squared_error
+def share(part: np.ndarray, whole: np.ndarray) -> np.ndarray:
+    """part / whole, and 0 where whole is 0 (scikit-learn's zero_division=0)."""
+    result: np.ndarray = np.divide(part, whole, out=np.zeros(len(part)), where=whole > 0)
+    return result
 
+
+def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict:
+    actual = np.asarray(y_true, dtype=np.float64)
+    error = np.asarray(y_pred, dtype=np.float64) - actual
+    residual = float(np.sum(error**2))
+    total = float(np.sum((actual - actual.mean()) ** 2))
+    # A constant target has no variance to explain: 1 for a perfect fit, else 0 (scikit-learn's).
+    perfect = 1.0 if residual == 0 else 0.0
+    r2 = 1 - residual / total if total > 0 else perfect
     return {
-        "rmse": float(root_mean_squared_error(y_true, y_pred)),
-        "mae": float(mean_absolute_error(y_true, y_pred)),
-        "r2": float(r2_score(y_true, y_pred)),
+        "rmse": float(np.sqrt(np.mean(error**2))),
+        "mae": float(np.mean(np.abs(error))),
+        "r2": r2,
     }
 
 
-def evaluate(
-    model_path: Path, data_dir: Path, batch_size: int, reference: Reference | None = None
-) -> tuple[dict, list[dict]]:
-    """Return (metrics, per-row plot records) for the test split; `reference` is the team's
-    model code, whose custom layers loading the model needs."""
-    from ml.models import load_model
-
+def evaluate(model_path: Path, data_dir: Path, batch_size: int) -> tuple[dict, list[dict]]:
+    """Return (metrics, per-row plot records) for the test split."""
     dataset = read_json(data_dir / "dataset.json")
     x_test, y_test = load_split(data_dir, "test")
-    model = load_model(model_path, reference)
-    outputs = model.predict(x_test, batch_size=batch_size, verbose=0)
+    outputs = predict(model_path, x_test, batch_size)
     if dataset["task"] == "classification":
         labels = dataset["class_labels"]
         predicted = outputs.argmax(axis=1)
@@ -80,6 +93,30 @@ def evaluate(
         ]
     metrics = {"task": dataset["task"], "test_rows": len(y_test), **metrics}
     return metrics, rows
+
+
+def predict(model_path: Path, x: np.ndarray, batch_size: int) -> np.ndarray:
+    """The ONNX model's output for every row of `x`, `batch_size` rows per run."""
+    import onnxruntime as ort
+
+    if model_path.suffix == ".keras":  # a dvc.yaml written before evaluate scored the ONNX model
+        raise UserError(
+            f"ml evaluate scores the exported ONNX model, not the Keras model {model_path}: "
+            "pass --model models/model.onnx, and run the export stage before evaluate "
+            "(the kit's dvc.yaml shows both)"
+        )
+    if not model_path.is_file():
+        raise UserError(f"ONNX model {model_path} not found: run `dvc repro` (the export stage)")
+    try:
+        session = ort.InferenceSession(str(model_path), providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime raises its own types for unreadable or invalid files
+        raise UserError(f"{model_path} is not a model onnxruntime can load: {exc}") from exc
+    input_name = session.get_inputs()[0].name
+    chunks = [
+        session.run(None, {input_name: x[start : start + batch_size]})[0]
+        for start in range(0, len(x), batch_size)
+    ]
+    return np.concatenate(chunks)
 
 
 def write_rows(path: Path, rows: list[dict]) -> None:
@@ -119,8 +156,8 @@ def log_to_run(train_metrics_path: Path, metrics: dict) -> None:
 
 def main(
     params_path: options.ParamsFile = options.PARAMS,
-    model: Annotated[Path, options.model_file("Keras model to evaluate.")] = Path(
-        "models/model.keras"
+    model: Annotated[Path, options.model_file("Exported ONNX model to evaluate.")] = Path(
+        "models/model.onnx"
     ),
     data: options.PreparedData = options.PREPARED,
     metrics: Annotated[Path, options.metrics_file("Test metrics JSON.")] = Path(
@@ -134,9 +171,9 @@ def main(
         Path, options.train_metrics_file("Training metrics JSON, to find the MLflow run.")
     ] = options.TRAIN_METRICS,
 ) -> None:
-    """Score the trained model on the held-out test split."""
+    """Score the exported ONNX model on the held-out test split."""
     params = load_params(params_path)
-    result, rows = evaluate(model, data, params.evaluate.batch_size, params.train.reference)
+    result, rows = evaluate(model, data, params.evaluate.batch_size)
     with atomic_dir(plots) as tmp:
         write_rows(tmp / "test_predictions.csv", rows)
         # dvc.yaml draws both plots; the task's gets the rows, the other only the header (DVC

@@ -108,9 +108,9 @@ def check_renamed_input_refused(results: list[ActionResult], repo: Path) -> None
 
 def check_trained(results: list[ActionResult], repo: Path) -> None:
     (train,) = results
-    assert train.outputs["ran"].split() == ["prepare", "train", "evaluate", "export"]
+    assert train.outputs["ran"].split() == ["prepare", "train", "export", "evaluate"]
     assert 0 <= json.loads(train.outputs["metrics"])["accuracy"] <= 1
-    assert "| ran | prepare, train, evaluate, export |" in train.summary
+    assert "| ran | prepare, train, export, evaluate |" in train.summary
     assert any("actions/cache/restore@" in item for item in train.skipped)
     pushed = run(["dvc", "status", "--cloud"], repo, tool_env(repo)).stdout
     assert "in sync" in pushed  # every output is in the DVC remote

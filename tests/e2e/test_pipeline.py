@@ -18,7 +18,7 @@ from tests.serving import running_service, write_serve_params
 
 pytestmark = pytest.mark.e2e
 
-STAGES = ("prepare", "train", "evaluate", "export")
+STAGES = ("prepare", "train", "export", "evaluate")
 
 
 @pytest.fixture(scope="module")

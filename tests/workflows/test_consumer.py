@@ -54,5 +54,5 @@ def test_dvc_accepts_the_pipeline(tmp_path: Path) -> None:
     env = tool_env(tmp_path)
     run(["git", "init", "-q"], repo, env)
     dag = run(["dvc", "dag", "--dot"], repo, env).stdout
-    for edge in ("prepare", "train"), ("train", "evaluate"), ("train", "export"):
+    for edge in ("prepare", "train"), ("train", "export"), ("export", "evaluate"):
         assert '"{}" -> "{}"'.format(*edge) in dag, dag
