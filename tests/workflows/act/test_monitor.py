@@ -90,8 +90,6 @@ def served(tmp_path, digits_onnx) -> Iterator[Served]:
         "sample_every": 1,
     }
     params["deploy"]["smoke"]["timeout_seconds"] = 30
-    # min_samples above the 64 held-out rows the deploy's smoke test sends (the service samples
-    # them too): those alone are too few for a verdict.
     params["monitor"] |= {"probe_attempts": 2, "probe_timeout_seconds": 2, "min_samples": 100}
     with FakeGitHub("octo/models") as fake:
         home = ActHome(tmp_path / "act", fake)
@@ -133,8 +131,8 @@ def test_a_healthy_service_with_usual_inputs_changes_nothing(served, prepared_di
     assert_checked(run, "true", "no drift")
     assert run.step_output("monitor", "issue") == ""
     report = served.report()
-    # The 120 rows and the deploy's smoke test's examples (held-out rows as well).
-    assert report["actions"] == [] and report["drift"]["rows"] > 120
+    # Exactly the 120 served rows: the deploy's smoke test is no served traffic.
+    assert report["actions"] == [] and report["drift"]["rows"] == 120
     assert run.summary.startswith(f"## Monitor of {MODEL} (local): service up")
     assert served.fake.issues == {} and served.fake.dispatches == []
     assert served.fake.count("POST") == 0
