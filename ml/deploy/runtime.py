@@ -127,8 +127,13 @@ def build(root: Path, distributions: list[metadata.Distribution], package: Path)
         # Byte-compiled once: each start of the service skips compiling the kit's modules.
         compileall.compile_dir(site_packages / "ml", quiet=1)
         (scratch / COMPLETE).write_text("")
-        shutil.rmtree(root, ignore_errors=True)  # one cut short
-        os.replace(scratch, root)
+        if root.exists() and not (root / COMPLETE).exists():  # one cut short
+            shutil.rmtree(root, ignore_errors=True)
+        try:
+            os.replace(scratch, root)
+        except OSError:  # a deploy beside this one finished the same runtime first
+            if not (root / COMPLETE).exists():
+                raise
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
