@@ -14,7 +14,7 @@ def make(name: str, state_dir: Path, params: Params, params_path: Path):
     if name == "local":
         from ml.deploy.local import LocalTarget
 
-        return LocalTarget(state_dir, params.serve, params_path)
+        return LocalTarget(state_dir, params.serve)
     if name == "docker":
         from ml.deploy.docker import DockerTarget
 
