@@ -18,14 +18,11 @@ import subprocess
 import time
 from pathlib import Path
 
-import yaml
-
 from ml.config import ServeParams
-from ml.deploy import runtime, supervisor
+from ml.deploy import runtime, service_params, supervisor
 from ml.deploy.registry import RegisteredModel
 from ml.deploy.smoke import wait_for_version
 from ml.errors import UserError
-from ml.io import write_text
 
 SUPERVISOR_MODULE = "ml.deploy.supervisor"
 
@@ -59,7 +56,7 @@ class LocalTarget:
         self.dir.mkdir(parents=True, exist_ok=True)
         python = runtime.serving_python(self.dir)
         self.install(model.file)
-        params_changed = self.install_params()
+        params_changed = service_params.write(self.params_file, self.serve)
         state = supervisor.read_state(self.dir) or {}
         if params_changed or not self.running() or state.get("command") != self.command(python):
             self.stop()
@@ -75,14 +72,6 @@ class LocalTarget:
         temporary = self.dir / ".model.onnx.tmp"
         shutil.copyfile(source, temporary)
         os.replace(temporary, self.model_file)
-
-    def install_params(self) -> bool:
-        """Write the `serve` params the service runs with; whether they changed."""
-        text = yaml.safe_dump({"serve": self.serve.model_dump()}, sort_keys=False)
-        if self.params_file.exists() and self.params_file.read_text(encoding="utf-8") == text:
-            return False
-        write_text(self.params_file, text)
-        return True
 
     def start(self, python: Path) -> None:
         with open(self.dir / "supervisor.log", "ab") as log:

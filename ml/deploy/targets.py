@@ -10,7 +10,7 @@ from ml.config import Params
 from ml.errors import UserError
 
 
-def make(name: str, state_dir: Path, params: Params, params_path: Path):
+def make(name: str, state_dir: Path, params: Params):
     if name == "local":
         from ml.deploy.local import LocalTarget
 
@@ -18,7 +18,7 @@ def make(name: str, state_dir: Path, params: Params, params_path: Path):
     if name == "docker":
         from ml.deploy.docker import DockerTarget
 
-        return DockerTarget(state_dir, params, params_path, context=Path.cwd())
+        return DockerTarget(state_dir, params, context=Path.cwd())
     if name == "kserve":
         from ml.deploy.kserve import KServeTarget
 

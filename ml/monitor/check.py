@@ -34,7 +34,7 @@ def monitor_once(
 ) -> dict:
     from ml.deploy import targets
 
-    target = targets.make(deployment["target"], state_dir, params, params_path)
+    target = targets.make(deployment["target"], state_dir, params)
     name, settings = params.serve.model_name, params.monitor
     url = url or deployment.get("url") or getattr(target, "url", None)
     if not url:
