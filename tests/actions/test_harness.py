@@ -207,7 +207,12 @@ def check_deploy_then_monitor(results: list[ActionResult], repo: Path) -> None:
 
 def check_nothing_deployed(results: list[ActionResult], repo: Path) -> None:
     (monitor,) = results
-    assert monitor.outputs == {"status": "nothing deployed", "healthy": "", "drift": ""}
+    assert monitor.outputs == {
+        "status": "nothing deployed",
+        "healthy": "",
+        "drift": "",
+        "issue": "",  # no drift looked at, no issue
+    }
     assert monitor.summary.startswith("## Monitor: nothing deployed")
     assert not (repo / ".deploy").exists()
 
