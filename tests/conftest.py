@@ -27,6 +27,8 @@ PIPELINE_FILES = (
     ".dvcignore",
     ".gitignore",
     "data/raw/README.md",
+    # What a local deployment's runtime installs (ml/deploy/runtime.py), as in the kit's checkout.
+    "requirements/serve.in",
 )
 
 TINY_TRAIN = {

@@ -159,7 +159,8 @@ def test_consumer_release_reuses_the_training_and_deploys_with_the_kit_at_a_tag(
             stages = {key: run.outputs(key) for key in ("ran", "restored", "unchanged")}
             assert "train" in stages["restored"][0].split(), stages
             assert run.outputs("status")[-1] == "promoted"
-            assert served_version(params["serve"]["port"], "model") == model[:12]
+            # Unset, the served name follows the data set: the bundled wine data.
+            assert served_version(params["serve"]["port"], "wine") == model[:12]
             comments = fake.comments.get(7, [])
             assert len(comments) == 1 and "to local: promoted" in comments[0]["body"], comments
         finally:
