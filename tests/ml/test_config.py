@@ -123,7 +123,7 @@ def test_unknown_key_two_levels_down() -> None:
 def test_unknown_key_inside_source() -> None:
     message = error_of({"prepare": {"source": {"bundle": "iris"}}})
     assert "prepare.source.bundle: unknown key. Did you mean 'bundled'?" in message
-    assert "Allowed here: bundled, path, sha256, url" in message
+    assert "Allowed here: bundled, images, path, sha256, url" in message
 
 
 def test_unknown_key_without_close_match_only_lists_allowed() -> None:
@@ -224,14 +224,18 @@ def test_feature_listed_twice_or_as_target() -> None:
 
 def test_source_with_bundled_and_path() -> None:
     message = error_of({"prepare": {"source": {"bundled": "iris", "path": "a.csv"}}})
-    assert "prepare.source: set exactly one of 'bundled', 'path' or 'url' (got bundled, path)" in (
-        message
+    assert (
+        "prepare.source: set exactly one of 'bundled', 'path', 'url' or 'images' "
+        "(got bundled, path)" in message
     )
 
 
 def test_source_with_nothing_set() -> None:
     message = error_of({"prepare": {"source": {}}})
-    assert "prepare.source: set exactly one of 'bundled', 'path' or 'url' (got none)" in message
+    assert (
+        "prepare.source: set exactly one of 'bundled', 'path', 'url' or 'images' (got none)"
+        in message
+    )
 
 
 def test_unknown_bundled_name_lists_the_sets() -> None:
