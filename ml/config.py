@@ -205,6 +205,18 @@ class GpuParams(Strict):
     distribute: Literal["auto", "off", "mirrored"] = "auto"
 
 
+class Augment(Strict):
+    """Light augmentation of image-folder training batches; evaluation sees the images as they
+    are."""
+
+    flip: StrictBool = False  # mirror left-right at random
+    shift: Annotated[float, Field(ge=0, le=0.5)] = 0.0  # shift by up to this share of the size
+
+    @property
+    def active(self) -> bool:
+        return self.flip or self.shift > 0
+
+
 BUILT_IN_MODELS = ("cnn", "mlp")
 
 
@@ -232,6 +244,7 @@ class TrainParams(Strict):
     cnn: CnnParams = CnnParams()
     mlp: MlpParams = MlpParams()
     gpu: GpuParams = GpuParams()
+    augment: Augment = Augment()  # image folders only
 
     @model_validator(mode="after")
     def model_file_names_the_model(self) -> TrainParams:
@@ -552,6 +565,14 @@ class Params(Strict):
                 f"evaluate.plot must be '{wanted}' for a {self.prepare.resolved_task} task "
                 f"(dvc.yaml draws the test-set plot with this template), got "
                 f"'{self.evaluate.plot}'"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def augment_needs_image_files(self) -> Params:
+        if self.train.augment.active and not self.prepare.source.images:
+            raise ValueError(
+                "train.augment applies to an image-folder source (prepare.source.images)"
             )
         return self
 

@@ -13,6 +13,7 @@ import numpy as np
 
 from ml import options
 from ml.config import ExportParams, load_params, model_params_hash
+from ml.data.images import ImageFiles
 from ml.errors import UserError
 from ml.io import atomic_path, load_split, read_json, write_json
 from ml.model_reference import Reference
@@ -20,6 +21,9 @@ from ml.model_reference import Reference
 log = logging.getLogger(__name__)
 
 BATCH_SIZES = (1, 7, 1024)  # the dynamic batch dimension must accept all of these
+# Training images decoded for the drift reference of an image folder: its statistics, not all
+# of its pixels, which may not fit in memory.
+REFERENCE_IMAGES = 1000
 
 
 def export(
@@ -38,6 +42,8 @@ def export(
     dataset = read_json(data_dir / "dataset.json")
     x_train, _ = load_split(data_dir, "train")
     x_test, y_test = load_split(data_dir, "test")
+    if isinstance(x_train, ImageFiles):  # decoded as evaluate and the service decode them
+        x_train, x_test = x_train[:REFERENCE_IMAGES], x_test[:]
     # `ml train` saves float32 already; a mixed-precision model from elsewhere is converted.
     model = float32_copy(load_model(model_path, model_code))
     # A model loaded from .keras has no traced call signature until it runs once.
@@ -93,6 +99,8 @@ def build_metadata(dataset: dict, model, params_digest: str, info: dict) -> dict
         "target": dataset["target"],
         "feature_names": dataset["feature_names"],
         "encoding": dataset["encoding"],
+        # An image folder's decoding rule (size, colour mode, scaling), for the service.
+        "preprocessing": dataset.get("preprocessing"),
         "params_hash": params_digest,
         "git_commit": info["git_commit"],
         "versions": info["versions"],

@@ -157,6 +157,36 @@ def write_manifest(path: Path, rows: list[list[str]]) -> None:
         writer.writerows(rows)
 
 
+@dataclass(frozen=True)
+class ImageFiles:
+    """The inputs of one split of an image folder: its files, decoded only when indexed, so a
+    data set larger than memory is read a batch at a time. `files[a:b]` is a float32 batch."""
+
+    files: tuple[Path, ...]
+    preprocessing: Preprocessing
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __getitem__(self, rows: slice) -> np.ndarray:
+        return decode_all(list(self.files[rows]), self.preprocessing)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return (len(self.files), *self.preprocessing.input_shape)
+
+    def batches(self, size: int):
+        """The whole split in order, `size` decoded images at a time."""
+        for start in range(0, len(self.files), size):
+            yield self[start : start + size]
+
+
+def load_split(data_dir: Path, split: str, dataset: dict) -> tuple[ImageFiles, np.ndarray]:
+    """(inputs, class codes) of one prepared split of an image folder."""
+    paths, labels = read_manifest(data_dir, split, dataset)
+    return ImageFiles(tuple(paths), Preprocessing.from_dataset(dataset)), labels
+
+
 def read_manifest(data_dir: Path, split: str, dataset: dict) -> tuple[list[Path], np.ndarray]:
     """(image files, class codes) of one prepared split of an image-folder source."""
     root = Path(dataset["image_root"])
