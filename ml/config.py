@@ -643,6 +643,9 @@ def data_task_and_name(source: dict, prepare: dict) -> tuple[str | None, str | N
     bundled = source.get("bundled")
     if isinstance(bundled, str) and bundled in BUNDLED_DATASETS:
         return BUNDLED_DATASETS[bundled].task, bundled
+    folder = source.get("images")
+    if isinstance(folder, str):
+        return "classification", PurePosixPath(folder).name or None
     location = source.get("path") or source.get("url")
     task = prepare.get("task")
     name = PurePosixPath(urlparse(location).path).stem if isinstance(location, str) else None

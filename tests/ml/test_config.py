@@ -111,7 +111,7 @@ def test_unknown_top_level_key_suggests_and_lists_sections() -> None:
 def test_unknown_nested_key_suggests_close_match() -> None:
     message = error_of({"train": {"epoch": 3}})
     assert "train.epoch: unknown key. Did you mean 'epochs'?" in message
-    assert "Allowed here: batch_size, cnn, early_stopping, epochs," in message
+    assert "Allowed here: augment, batch_size, cnn, early_stopping, epochs," in message
 
 
 def test_unknown_key_two_levels_down() -> None:
@@ -535,3 +535,9 @@ def test_the_search_space_of_an_own_model_is_around_its_hyperparameters(tmp_path
     assert space["hyperparameters.layers"].choices == [[16, 8], [32, 16], [64, 32]]
     assert "hyperparameters.act" not in space  # text is not searched by default
     assert "learning_rate" in space
+
+
+def test_augmentation_needs_an_image_folder() -> None:
+    message = error_of({"train": {"augment": {"flip": True}}})
+    assert "train.augment applies to an image-folder source" in message
+    assert "less than or equal to 0.5" in error_of({"train": {"augment": {"shift": 0.8}}})
