@@ -79,9 +79,10 @@ def prepare_images(params: PrepareParams, out_dir: Path) -> dict:
     }
     with atomic_dir(out_dir) as tmp:
         for name, part in parts.items():
-            # Sorted by path: the manifest, so the DVC output, depends on the split, not on
-            # the order the splitter returned the rows in.
-            rows = part.sort_values("path")[list(images.MANIFEST_COLUMNS)]
+            # In the seeded splitter's shuffled order, as the arrays of a table: the first
+            # rows of a split are a sample of all its classes (export's drift reference and
+            # examples take them).
+            rows = part[list(images.MANIFEST_COLUMNS)]
             images.write_manifest(tmp / images.manifest_name(name), rows.values.tolist())
         write_json(tmp / "dataset.json", dataset)
     return dataset

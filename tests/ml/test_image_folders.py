@@ -56,6 +56,9 @@ def test_image_folder_trains_exports_and_scores(tmp_path: Path) -> None:
     metadata = read_metadata(project / "models" / "model.onnx")
     assert metadata["preprocessing"] == dataset["preprocessing"]
     assert metadata["input_shape"] == ["batch", 16, 16, 3]
+    # The examples and the drift reference come from the shuffled splits, not one class.
+    assert set(metadata["examples"]["targets"]) == set(SHAPES)
+    assert metadata["reference"]["rows"] == dataset["rows"]["train"]
     ml(project, env, "evaluate")
     scores = read_json(project / "metrics" / "evaluate.json")
     assert scores["test_rows"] == dataset["rows"]["test"]
@@ -95,3 +98,11 @@ def test_bad_image_folder_fails_prepare_naming_the_file(
     assert "Traceback" not in result.stderr
     assert not (project / "data" / "prepared").exists()
     assert [p.name for p in (project / "data").iterdir()] == ["raw"]  # no temporary left
+
+
+def test_tune_refuses_an_image_folder_by_name(tmp_path: Path) -> None:
+    project, env = image_project(tmp_path)
+    ml(project, env, "prepare")
+    result = run_ml("tune", "--params", "params.yaml", cwd=project, env=env)
+    assert result.returncode == 1
+    assert "ml tune does not search over an image-folder source yet" in result.stderr
