@@ -22,8 +22,10 @@ log = logging.getLogger(__name__)
 
 BATCH_SIZES = (1, 7, 1024)  # the dynamic batch dimension must accept all of these
 # Training images decoded for the drift reference of an image folder: its statistics, not all
-# of its pixels, which may not fit in memory.
+# of its pixels, which may not fit in memory. Up to 1000 images, fewer for large ones, so that
+# the sample holds at most REFERENCE_VALUES pixel values (80 MB as float32).
 REFERENCE_IMAGES = 1000
+REFERENCE_VALUES = 20_000_000
 PARITY_BATCH = 256  # test rows compared per Keras and onnxruntime call
 
 
@@ -44,7 +46,8 @@ def export(
     x_train, _ = load_split(data_dir, "train")
     x_test, y_test = load_split(data_dir, "test")
     if isinstance(x_train, ImageFiles):  # a sample: the manifest is in shuffled order
-        x_train = x_train[:REFERENCE_IMAGES]
+        per_image = int(np.prod(x_train.shape[1:]))
+        x_train = x_train[: max(1, min(REFERENCE_IMAGES, REFERENCE_VALUES // per_image))]
     # `ml train` saves float32 already; a mixed-precision model from elsewhere is converted.
     model = float32_copy(load_model(model_path, model_code))
     # A model loaded from .keras has no traced call signature until it runs once.
