@@ -65,3 +65,38 @@ def test_augmentation_changes_training_pixels_only_when_set(tmp_path: Path) -> N
     for image, changed in zip(flipped, mirrored, strict=True):
         if changed:  # the band moved to the right
             np.testing.assert_allclose(image[:, -6:], 1.0, atol=1e-6)
+
+
+def test_training_decodes_one_batch_at_a_time(tmp_path: Path, monkeypatch) -> None:
+    """No step of `fit` holds more than a batch of decoded images: a folder larger than memory
+    trains."""
+    from ml import prepare as prepare_stage
+    from ml.config import PrepareParams, TrainParams
+    from ml.data import image_pipeline
+    from ml.train import fit, load_prepared
+    from tests.conftest import TINY_TRAIN
+    from tests.image_folders import write_image_folder
+
+    root = write_image_folder(tmp_path / "shapes", per_class=12)
+    prepared = tmp_path / "prepared"
+    prepare_stage.prepare(
+        PrepareParams.model_validate(
+            {"source": {"images": str(root)}, "image": {"size": [12, 12]}}
+        ),
+        prepared,
+    )
+    data = load_prepared(prepared)
+    decoded: list[int] = []
+    real = image_pipeline.decode_all
+
+    def recording(paths, preprocessing):
+        decoded.append(len(paths))
+        return real(paths, preprocessing)
+
+    monkeypatch.setattr(image_pipeline, "decode_all", recording)
+    settings = TrainParams.model_validate(TINY_TRAIN | {"epochs": 2, "batch_size": 8})
+    fitted = fit(settings, data)
+    assert len(fitted.history) == 2
+    assert max(decoded) <= 8
+    # Every epoch reads the training and the validation files once each, from the files.
+    assert sum(decoded) == 2 * (len(data.x_train) + len(data.x_val))
