@@ -534,6 +534,9 @@ class MonitorParams(Strict):
     # Workflow file dispatched on drift (e.g. retrain.yml); unset: report only.
     retrain_workflow: str | None = None
     retrain_ref: str = "main"
+    # While the drift issue stays open, drift dispatches retraining again only this long after
+    # the last dispatch recorded in the issue (the monitor runs every 30 minutes).
+    retrain_every_hours: Annotated[float, Field(gt=0)] = 24.0
 
 
 class Params(Strict):

@@ -47,7 +47,7 @@ def main(
 
     state_dir = state_dir or default_state_dir()
     params = load_params(params_path)
-    chosen = targets.make(target or params.deploy.target, state_dir, params, params_path)
+    chosen = targets.make(target or params.deploy.target, state_dir, params)
     if stop:
         chosen.stop()
         log.info("Stopped the %s deployment", chosen.name)

@@ -19,6 +19,7 @@ import subprocess
 from pathlib import Path
 
 from ml.config import Params
+from ml.deploy import service_params
 from ml.deploy.registry import RegisteredModel
 from ml.deploy.smoke import wait_for_version
 from ml.errors import UserError
@@ -51,10 +52,11 @@ class DockerError(UserError):
 class DockerTarget:
     name = "docker"
 
-    def __init__(self, state_dir: Path, params: Params, params_path: Path, context: Path) -> None:
+    def __init__(self, state_dir: Path, params: Params, context: Path) -> None:
         self.dir = (state_dir / "docker").resolve()
         self.params = params
-        self.params_path = params_path.resolve()
+        # Mounted as a folder: a file bind mount keeps the replaced file's old inode.
+        self.config = self.dir / "config"
         self.context = context.resolve()
         self.model_file = self.dir / "models" / "model.onnx"
         self.samples = self.dir / "samples"
@@ -114,7 +116,8 @@ class DockerTarget:
         models.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(model.file, models / ".model.onnx.tmp")
         os.replace(models / ".model.onnx.tmp", models / "model.onnx")
-        if self.running_image() != image:
+        params_changed = service_params.write(self.config / "params.yaml", self.params.serve)
+        if params_changed or self.running_image() != image:
             self.stop()
             self.run(image, models)
         serve = self.params.serve
@@ -140,7 +143,7 @@ class DockerTarget:
             "--volume",
             f"{samples}:/samples",
             "--volume",
-            f"{self.params_path}:/config/params.yaml:ro",
+            f"{self.config}:/config:ro",
             image,
             "--model",
             "/models/model.onnx",

@@ -43,6 +43,7 @@ def wait_for_version(url: str, name: str, version: str, timeout: float, workers:
 def smoke_test(url: str, name: str, model_file: Path, settings: SmokeParams) -> list[str]:
     """Run the checks; return one line per passed check or raise SmokeTestFailed."""
     from ml.serve.model import load
+    from ml.serve.sampling import CHECK_HEADER
 
     model = load(model_file)
     examples = model.metadata.get("examples") or {}
@@ -51,7 +52,9 @@ def smoke_test(url: str, name: str, model_file: Path, settings: SmokeParams) -> 
         rows = np.zeros((1, *model.row_shape), dtype=np.float32)
     expected = model.predict(rows)
     passed, problems = [], []
-    with httpx.Client(base_url=url, timeout=settings.timeout_seconds) as client:
+    # Marked as a check: the service answers, but does not sample these rows as served inputs.
+    headers = {CHECK_HEADER: "smoke-test"}
+    with httpx.Client(base_url=url, timeout=settings.timeout_seconds, headers=headers) as client:
         checks = (
             lambda: check_ready(client),
             lambda: check_v2(client, name, model, rows, expected, settings),

@@ -10,15 +10,15 @@ from ml.config import Params
 from ml.errors import UserError
 
 
-def make(name: str, state_dir: Path, params: Params, params_path: Path):
+def make(name: str, state_dir: Path, params: Params):
     if name == "local":
         from ml.deploy.local import LocalTarget
 
-        return LocalTarget(state_dir, params.serve, params_path)
+        return LocalTarget(state_dir, params.serve)
     if name == "docker":
         from ml.deploy.docker import DockerTarget
 
-        return DockerTarget(state_dir, params, params_path, context=Path.cwd())
+        return DockerTarget(state_dir, params, context=Path.cwd())
     if name == "kserve":
         from ml.deploy.kserve import KServeTarget
 

@@ -23,6 +23,7 @@ from ml.github import env as github_env
 
 if TYPE_CHECKING:
     from github import Auth, Github
+    from github.Issue import Issue
     from github.Repository import Repository
 
 log = logging.getLogger(__name__)
@@ -141,6 +142,13 @@ def comment_on_pulls_of(sha: str, body: str) -> list[int]:
     return numbers
 
 
+def marked_issue_body(marker: str, label: str) -> str | None:
+    """The body of the open issue labelled `label` whose body carries `marker`; None if none."""
+    with api_errors(f" reading the {label!r} issue"):
+        issue = marked_issue(repository_client(), f"<!-- {marker} -->", label)
+    return None if issue is None else issue.body or ""
+
+
 def upsert_issue(marker: str, title: str, body: str, label: str) -> tuple[int, str]:
     """Update the open issue whose body carries `marker`, or open one: (number, 'updated' or
     'opened'). The marker keeps it to one issue however often the monitor reports."""
@@ -148,12 +156,19 @@ def upsert_issue(marker: str, title: str, body: str, label: str) -> tuple[int, s
     text = f"{body.rstrip()}\n\n{marked}\n"
     with api_errors(f" updating the {label!r} issue"):
         repo = repository_client()
-        for issue in repo.get_issues(state="open", labels=[label]):
-            if marked in (issue.body or ""):
-                issue.edit(title=title, body=text)
-                return issue.number, "updated"
+        issue = marked_issue(repo, marked, label)
+        if issue is not None:
+            issue.edit(title=title, body=text)
+            return issue.number, "updated"
         issue = repo.create_issue(title=title, body=text, labels=[label])
     return issue.number, "opened"
+
+
+def marked_issue(repo: Repository, marked: str, label: str) -> Issue | None:
+    for issue in repo.get_issues(state="open", labels=[label]):
+        if marked in (issue.body or ""):
+            return issue
+    return None
 
 
 def dispatch_workflow(workflow: str, ref: str, inputs: dict[str, str]) -> bool:

@@ -1,4 +1,4 @@
-"""One monitoring pass: health (and restore), drift, alerts, report."""
+"""One monitoring pass: health (and restore), drift, alerts (ml/monitor/alert.py), report."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from pathlib import Path
 
 from ml.config import Params
 from ml.errors import UserError
-from ml.github import client as github_client
 from ml.github import env as github_env
 from ml.io import write_json, write_text
 from ml.monitor import drift
+from ml.monitor.alert import alert
 from ml.monitor.probe import probe
 from ml.monitor.restore import restore
 
@@ -34,7 +34,7 @@ def monitor_once(
 ) -> dict:
     from ml.deploy import targets
 
-    target = targets.make(deployment["target"], state_dir, params, params_path)
+    target = targets.make(deployment["target"], state_dir, params)
     name, settings = params.serve.model_name, params.monitor
     url = url or deployment.get("url") or getattr(target, "url", None)
     if not url:
@@ -92,31 +92,6 @@ def drift_section(target, samples: Path | None, params: Params) -> dict:
     }
 
 
-def alert(section: dict, params: Params, name: str) -> dict:
-    """Open or update the drift issue and dispatch retraining, where GitHub is configured."""
-    settings = params.monitor
-    if not github_client.configured():
-        return {"issue": "not opened: GITHUB_REPOSITORY and GITHUB_TOKEN are not set"}
-    count, total = len(section["drifted_columns"]), len(section["columns"])
-    title = f"Input drift on {name}: {count} of {total} input columns shifted"
-    body = section["markdown"] + "\nReported by `ml monitor`; this issue is updated, not repeated."
-    number, action = github_client.upsert_issue(
-        f"runwright-drift {name}", title, body, settings.issue_label
-    )
-    log.info("Drift issue #%d %s", number, action)
-    result = {"issue": number, "issue_action": action}
-    if settings.retrain_workflow:
-        # No inputs: GitHub refuses (422) a dispatch with an input the workflow does not
-        # declare, and the kit's retrain.yml has no `reason` input. The drift issue says why.
-        accepted = github_client.dispatch_workflow(
-            settings.retrain_workflow, settings.retrain_ref, {}
-        )
-        result["dispatched"] = settings.retrain_workflow if accepted else None
-        if accepted:
-            log.info("Dispatched %s on %s", settings.retrain_workflow, settings.retrain_ref)
-    return result
-
-
 def publish(report: dict, directory: Path) -> None:
     status = "up" if report["healthy"] else "DOWN"
     lines = [f"## Monitor of {report['model']} ({report['target']}): service {status}", ""]
@@ -126,6 +101,8 @@ def publish(report: dict, directory: Path) -> None:
     alerts = report.get("alerts", {})
     if "issue" in alerts:
         lines.append(f"Issue: {alerts['issue']} ({alerts.get('issue_action', '')})")
+    if "retrain" in alerts:
+        lines.append(f"Retraining: {alerts['retrain']}")
     markdown = "\n".join(lines).rstrip() + "\n"
     write_json(directory / "report.json", report)
     write_text(directory / "report.md", markdown)

@@ -130,20 +130,37 @@ def remediation_section(remediation: dict | None) -> list[str]:
     before, after = remediation["gate_before"], remediation["gate_after"]
     best, budget = remediation["best"], remediation["budget"]
     verdict = "✅ passes" if after["passed"] else "❌ still fails"
-    tried = "candidates" if remediation.get("candidates_only") else "trials"
-    lines = [
-        f"### Remediation: the gate failed, the kit tuned — with the winner it {verdict}",
-        "",
+    tried = "candidate" if remediation.get("candidates_only") else "trial"
+    tried += "" if remediation["trials"] == 1 else "s"
+    won = f"trial {best['number']}, {remediation['metric']} {best['value']:.4f}"
+    tried_lines = [
         f"- **Gate before:** ❌ {before['reason']}",
         f"- **Tried:** {remediation['trials']} {tried} (budget: `tune.trials` "
         f"{budget['trials']}, `tune.timeout_minutes` {budget['timeout_minutes']:g})",
-        f"- **Won:** trial {best['number']}, {remediation['metric']} {best['value']:.4f}",
+    ]
+    if not remediation["changes"]:  # `ml remediate` re-trained nothing: the verdict stands
+        return [
+            "### Remediation: the gate failed, the kit tuned — nothing beat this pull "
+            "request's settings",
+            "",
+            *tried_lines,
+            f"- **Best:** {won}, with this pull request's own settings",
+            f"- **Gate:** {verdict} · {after['reason']}",
+            "",
+            "Nothing was re-trained and nothing is pushed. To search further, widen params.yaml "
+            "`tune` (`space`, `candidates`, `trials`) or change the model or the data.",
+            "",
+        ]
+    lines = [
+        f"### Remediation: the gate failed, the kit tuned — with the winner it {verdict}",
+        "",
+        *tried_lines,
+        f"- **Won:** {won}",
         f"- **Gate with the winner** (whole pipeline re-trained): {verdict} · {after['reason']}",
         "",
+        "| param | this PR | winner |",
+        "|---|---|---|",
     ]
-    if not remediation["changes"]:
-        return [*lines, "The winner is the pull request's own settings: nothing to push.", ""]
-    lines += ["| param | this PR | winner |", "|---|---|---|"]
     lines += [
         f"| `{change['key']}` | {value_cell(change['before'])} | {value_cell(change['after'])} |"
         for change in remediation["changes"]

@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp
 
 from ml.serve import protocol
+from ml.serve.sampling import is_check
 from ml.serve.service import Service
 from ml.serve.validation import RequestError, v1_rows, v2_object, v2_rows
 
@@ -38,7 +39,7 @@ async def infer_v2(service: Service, names: tuple[str, ...], request: Request) -
     payload = v2_object(await service.read_json(request))
     rows = v2_rows(payload, model, service.settings.max_batch_rows)
     wanted = protocol.requested_outputs(payload, model)
-    result = service.predict(model, rows)
+    result = service.predict(model, rows, not is_check(request.scope["headers"]))
     return protocol.v2_response(model, name, result, payload.get("id"), wanted)
 
 
@@ -46,7 +47,7 @@ async def predict_v1(service: Service, names: tuple[str, ...], request: Request)
     served = service.served(names[0])
     payload = await service.read_json(request)
     rows = v1_rows(payload, served.model, service.settings.max_batch_rows, served.named)
-    result = service.predict(served.model, rows)
+    result = service.predict(served.model, rows, not is_check(request.scope["headers"]))
     return protocol.v1_response(served.model, result)
 
 

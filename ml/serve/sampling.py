@@ -3,6 +3,11 @@
 Each worker appends to its own file, <dir>/inputs-<pid>.jsonl, so lines from several processes
 never interleave. When a file passes `max_bytes` it becomes inputs-<pid>.jsonl.1 (replacing the
 previous one): disk use stays under 2 x max_bytes per worker.
+
+Only served traffic is sampled: a request carrying the CHECK_HEADER checks the service (the
+deploy's smoke test sends its held-out examples, 64 rows a deploy, with it). It is answered and
+counted in the metrics as any other, but its rows would bias the drift statistics toward the
+training data, so they are not recorded.
 """
 
 from __future__ import annotations
@@ -15,6 +20,14 @@ from typing import BinaryIO
 
 import numpy as np
 import orjson
+
+CHECK_HEADER = "X-Runwright-Check"
+CHECK_HEADER_KEY = CHECK_HEADER.lower().encode()  # as ASGI servers pass header names
+
+
+def is_check(headers: list[tuple[bytes, bytes]]) -> bool:
+    """Whether a request's raw ASGI headers mark it as a check of the service."""
+    return any(name == CHECK_HEADER_KEY for name, _ in headers)
 
 
 class InputSampler:

@@ -128,10 +128,13 @@ class Service:
         body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
         return parse_json(body)
 
-    def predict(self, model: LoadedModel, rows: np.ndarray) -> np.ndarray:
+    def predict(self, model: LoadedModel, rows: np.ndarray, served: bool = True) -> np.ndarray:
+        """The model's outputs for `rows`, counted; sampled when they are `served` traffic, not
+        a check of the service (ml/serve/sampling.py)."""
         result = model.predict(rows)
         self.metrics.predicted(len(rows))
-        self.sampler.record(rows, result, model.version)
+        if served:
+            self.sampler.record(rows, result, model.version)
         return result
 
 

@@ -1,6 +1,7 @@
 """remediate: when a pull request's gate failed and the repository opted in, search better
 `train` settings within params.yaml `tune` (`ml tune`'s search, trials and timeout as set
-there), re-train the pipeline with the winner, and judge it by the same gate.
+there), re-train the pipeline with the winner, and judge it by the same gate. When nothing beats
+the pull request's own settings, nothing is re-trained and the gate's verdict stands.
 
 It writes the winner into params.yaml, `metrics/tune.json` (every trial) and
 `metrics/remediation.json` (gate before and after, the winner's settings against the old
@@ -55,12 +56,17 @@ def verdict(gate: GateResult) -> dict:
 
 def summary(record: dict) -> str:
     after = record["gate_after"]
-    lines = [
-        f"## Remediation: best of {record['trials']} trials",
-        "",
+    lines = [f"## Remediation: best of {record['trials']} trials", ""]
+    if not record["changes"]:
+        lines.append(
+            "Nothing beat this pull request's settings: nothing re-trained, nothing to push; "
+            f"the gate still fails ({after['reason']})."
+        )
+        return "\n".join(lines) + "\n"
+    lines.append(
         f"Gate with the winner: {'passed' if after['passed'] else 'still failing'} "
-        f"({after['reason']}).",
-    ]
+        f"({after['reason']})."
+    )
     lines += [f"- `{c['key']}`: `{c['before']}` -> `{c['after']}`" for c in record["changes"]]
     return "\n".join(lines) + "\n"
 
@@ -107,12 +113,19 @@ def main(
     pull = ["--pull"] if remote else []
     repro.stream(["dvc", "repro", "prepare", *pull])
     table = search_and_write(params_path, data, study_dir, metrics_dir / "tune.json")
-    # The winner trained the way a pull request trains it: the whole pipeline, test metrics.
-    repro.stream(["dvc", "repro"])
-    if remote:  # the next run of this pull request restores this training instead of redoing it
-        repro.push(remote, [])
     tuned = load_params(params_path)
-    after = check_gate(tuned.gate, test_metrics(paths), base)
+    found = changes(params, table["best"]["overrides"])
+    if found:
+        # The winner trained the way a pull request trains it: the whole pipeline, test metrics.
+        repro.stream(["dvc", "repro"])
+        if remote:  # the next run of this pull request restores this training, not redoes it
+            repro.push(remote, [])
+        after = check_gate(tuned.gate, test_metrics(paths), base)
+    else:
+        # Nothing beat the pull request's own settings: its own training is the winner's, so the
+        # gate's verdict stands; training it again would only spend the budget.
+        log.info("Nothing beat the pull request's settings: nothing re-trained")
+        after = before
     record = {
         "branch": context.head_ref,
         "head_sha": context.head_sha,
@@ -123,13 +136,15 @@ def main(
         "trials": len(table["trials"]),
         "candidates_only": not params.tune.space,
         "budget": {"trials": params.tune.trials, "timeout_minutes": params.tune.timeout_minutes},
-        "changes": changes(params, table["best"]["overrides"]),
+        "changes": found,
+        "retrained": bool(found),
         "train_hash": section_hash(tuned.train),
     }
     write_json(out, record)
     log.info(
-        "Winner: trial %d; gate %s (%s)",
+        "Winner: trial %d%s; gate %s (%s)",
         table["best"]["number"],
+        "" if found else " (the pull request's own settings)",
         "passes" if after.passed else "still fails",
         after.reason,
     )

@@ -23,10 +23,12 @@ from ml.cli import COMMANDS
 from ml.deploy.report import MARKER as DEPLOY_MARKER
 from ml.report.markdown import MARKER
 from ml.results.run import ResultPaths
+from ml.tune.remediation import COMMIT_SUBJECT, LABEL
 from tests.actions.harness import ActionResult, Runner, run_action
 from tests.conftest import make_pipeline_repo, tiny_params, tool_env
 from tests.fake_github import FakeGitHub
 from tests.helpers import run, run_ml
+from tests.ml.tune.test_remediation import pull_request_payload
 from tests.workflows.kit_files import output_values
 
 pytestmark = pytest.mark.e2e
@@ -59,6 +61,9 @@ class Case:
     github_before: Callable[[FakeGitHub, str], None] | None = None
     github_after: Callable[[FakeGitHub, str], None] | None = None
     unless: Callable[[], str | None] | None = None  # a reason to skip on this machine, or None
+    # What the job's earlier steps (checkouts, artifact downloads) leave in the working
+    # directory; returns the event, whose commits it made. Runs after `params` is merged.
+    prepare: Callable[[Path], dict] | None = None
 
 
 # --- checks ----------------------------------------------------------------------------------
@@ -202,7 +207,12 @@ def check_deploy_then_monitor(results: list[ActionResult], repo: Path) -> None:
 
 def check_nothing_deployed(results: list[ActionResult], repo: Path) -> None:
     (monitor,) = results
-    assert monitor.outputs == {"status": "nothing deployed", "healthy": "", "drift": ""}
+    assert monitor.outputs == {
+        "status": "nothing deployed",
+        "healthy": "",
+        "drift": "",
+        "issue": "",  # no drift looked at, no issue
+    }
     assert monitor.summary.startswith("## Monitor: nothing deployed")
     assert not (repo / ".deploy").exists()
 
@@ -211,6 +221,129 @@ def check_named_state_without_deployment(results: list[ActionResult], repo: Path
     log = results[-1].log
     assert ".deploy/deployment.json: nothing deployed yet; run `ml deploy`" in log
     assert "Traceback" not in log
+
+
+# --- remediation: `ml remediate` and `ml push-params` ---------------------------------------
+
+FAILED_METRICS = {"task": "classification", "accuracy": 0.42, "f1_macro": 0.4}
+REMEDIATION_GATE = {"gate": {"min_accuracy": 0.995}}
+
+
+def git_out(cwd: Path, *args: str) -> str:
+    return run(["git", *args], cwd, tool_env(cwd)).stdout.strip()
+
+
+def trained_as(evaluate: dict, **payload_options) -> Callable[[Path], dict]:
+    """The tune job before `remediate`: the training job's metrics downloaded into the checkout
+    of the pull request's head; the event of that pull request."""
+
+    def prepare(repo: Path) -> dict:
+        git_out(repo, "commit", "-q", "-am", "The pull request's gate")  # the `params` merged
+        (repo / "metrics").mkdir(exist_ok=True)
+        (repo / "metrics" / "evaluate.json").write_text(json.dumps(evaluate))
+        head = git_out(repo, "rev-parse", "HEAD")
+        return pull_request_payload(head_sha=head, base_sha=head, **payload_options)
+
+    return prepare
+
+
+def check_remediation_refused(reason: str) -> Callable[[list[ActionResult], Path], None]:
+    def check(results: list[ActionResult], repo: Path) -> None:
+        (remediate,) = results
+        assert remediate.outputs["remediated"] == "false"
+        assert reason in remediate.outputs["reason"]
+        assert remediate.outputs["changed"] == "false"
+        assert remediate.outputs["passed"] == "" and remediate.outputs["report"] == ""
+        assert any("outputs.remediated == 'true'" in item for item in remediate.skipped)
+        assert remediate.summary.startswith("## Remediation: not run")
+        # Refused before any work: nothing prepared, searched, written or reported.
+        assert git_out(repo, "status", "--porcelain", "--", "params.yaml") == ""
+        assert not (repo / "data" / "prepared").exists()
+        assert not (repo / "metrics" / "tune.json").exists()
+        assert not (repo / "metrics" / "remediation.json").exists()
+        assert not (repo / "reports").exists()
+
+    return check
+
+
+TUNED_LEARNING_RATE = 0.0123
+
+
+def pull_request_to_push(tuned_changes: dict) -> Callable[[Path], dict]:
+    """The push-params job before its push: the pull request's branch `feature` in origin, its
+    checkout at the tuned commit in `pull-request/`, and the tune job's artifact in `tuned/`
+    (params.yaml with `tuned_changes`, {section: {key: value}}, and the report)."""
+
+    def prepare(repo: Path) -> dict:
+        base = git_out(repo, "rev-parse", "HEAD")
+        git_out(repo, "checkout", "-q", "-b", "feature")
+        (repo / "NOTE.md").write_text("A change.\n")
+        git_out(repo, "add", "NOTE.md")
+        git_out(repo, "commit", "-q", "-m", "A change")
+        git_out(repo, "push", "-q", "origin", "feature")
+        head = git_out(repo, "rev-parse", "HEAD")
+        clone(repo.parent / "origin.git", repo / "pull-request")
+        git_out(repo / "pull-request", "checkout", "-q", "--detach", head)
+        tuned = yaml.safe_load((repo / "params.yaml").read_text())
+        for section, values in tuned_changes.items():
+            tuned[section].update(values)
+        (repo / "tuned" / "reports").mkdir(parents=True)
+        (repo / "tuned" / "params.yaml").write_text(yaml.safe_dump(tuned, sort_keys=False))
+        report = f"<!-- {MARKER} -->\n## Failure\n\n### Remediation: tried\n"
+        (repo / "tuned" / "reports" / "report.md").write_text(report)
+        return pull_request_payload(head_sha=head, base_sha=base)
+
+    return prepare
+
+
+PUSH_INPUTS = {
+    "tuned": "tuned/params.yaml",
+    "checkout": "pull-request",
+    "report": "tuned/reports/report.md",
+}
+
+
+def check_params_pushed(results: list[ActionResult], repo: Path) -> None:
+    (pushed,) = results
+    origin = repo.parent / "origin.git"
+    head = git_out(repo, "rev-parse", "feature")  # the tuned commit, as the event names it
+    tip = git_out(origin, "rev-parse", "feature")
+    assert pushed.outputs == {"pushed": "true", "sha": tip}
+    assert tip != head and git_out(origin, "rev-parse", f"{tip}^") == head
+    assert git_out(repo / "pull-request", "rev-parse", "HEAD") == tip
+    assert git_out(origin, "diff", "--name-only", f"{tip}^", tip) == "params.yaml"
+    assert git_out(origin, "log", "-1", "--format=%s", tip) == COMMIT_SUBJECT
+    on_branch = yaml.safe_load(git_out(origin, "show", f"{tip}:params.yaml"))
+    assert on_branch == yaml.safe_load((repo / "tuned" / "params.yaml").read_text())
+    assert on_branch["train"]["learning_rate"] == TUNED_LEARNING_RATE
+    assert git_out(origin, "rev-parse", "main") == git_out(repo, "rev-parse", "main")
+    assert pushed.summary.startswith("## Remediation pushed")
+
+
+def check_overreach_refused(results: list[ActionResult], repo: Path) -> None:
+    log = results[-1].log
+    assert "changes gate, not only `train`: refusing to push it" in log
+    assert "Traceback" not in log
+    origin = repo.parent / "origin.git"
+    assert git_out(origin, "rev-parse", "feature") == git_out(repo, "rev-parse", "feature")
+    checkout = repo / "pull-request"
+    assert git_out(checkout, "rev-parse", "HEAD") == git_out(repo, "rev-parse", "feature")
+    assert git_out(checkout, "status", "--porcelain") == ""  # params.yaml untouched
+
+
+def pull_request_seven(fake: FakeGitHub, sha: str) -> None:
+    fake.add_pull(7, head="feature")
+
+
+def report_comment_names_the_push(fake: FakeGitHub, sha: str) -> None:
+    (comment,) = fake.comments[7]
+    assert MARKER in comment["body"] and "### Remediation: tried" in comment["body"]
+    assert "**Pushed:** the winning `params.yaml` is commit `" in comment["body"]
+    assert "on `feature`" in comment["body"]
+
+
+def no_comment(fake: FakeGitHub, sha: str) -> None:
+    assert fake.comments.get(7, []) == []
 
 
 def merged_pull_request(fake: FakeGitHub, sha: str) -> None:
@@ -400,6 +533,43 @@ CASES = [
         fails=True,
     ),
     Case(
+        "remediate-refuses-a-fork",
+        (Call("remediate", {"opt-in": "true"}),),
+        needs=("remediate",),
+        check=check_remediation_refused("comes from the fork someone/models"),
+        params=REMEDIATION_GATE,
+        prepare=trained_as(FAILED_METRICS, head_repository="someone/models", labels=(LABEL,)),
+    ),
+    Case(
+        "remediate-refuses-a-passed-gate",
+        (Call("remediate", {"opt-in": "true"}),),
+        needs=("remediate",),
+        check=check_remediation_refused("the quality gate passed: nothing to remediate"),
+        params=REMEDIATION_GATE,
+        prepare=trained_as({"task": "classification", "accuracy": 0.999}),
+    ),
+    Case(
+        "push-params",
+        (Call("push-params", PUSH_INPUTS),),
+        needs=("push-params",),
+        check=check_params_pushed,
+        prepare=pull_request_to_push({"train": {"learning_rate": TUNED_LEARNING_RATE}}),
+        github_before=pull_request_seven,
+        github_after=report_comment_names_the_push,
+    ),
+    Case(
+        "push-params-refuses-more-than-train",
+        (Call("push-params", PUSH_INPUTS),),
+        needs=("push-params",),
+        check=check_overreach_refused,
+        fails=True,
+        prepare=pull_request_to_push(
+            {"train": {"learning_rate": TUNED_LEARNING_RATE}, "gate": {"min_accuracy": 0.1}}
+        ),
+        github_before=pull_request_seven,
+        github_after=no_comment,
+    ),
+    Case(
         "pull-request-to-default-branch",
         (Call("pull-request", {"branch": "main", "title": "x"}),),
         needs=("pull-request",),
@@ -444,8 +614,9 @@ class Ran:
     sha: str
 
 
-def run_job(case: Case, repo: Path, temp: Path) -> Ran:
+def run_job(case: Case, repo: Path, temp: Path, event: dict | None = None) -> Ran:
     """The case's actions in order, like the steps of one job; stops at the first failure."""
+    event = case.event if event is None else event
     temp.mkdir(parents=True, exist_ok=True)
     done: dict[str, ActionResult] = {}
     sha = run(["git", "rev-parse", "HEAD"], repo, tool_env(repo)).stdout.strip()
@@ -453,9 +624,9 @@ def run_job(case: Case, repo: Path, temp: Path) -> Ran:
         if case.github_before:
             case.github_before(fake, sha)
         github = {"token": fake.token, "run_id": "1", "run_attempt": "1", "job": "harness"}
-        github |= {"repository": fake.repository, "workspace": str(repo), "event": case.event}
+        github |= {"repository": fake.repository, "workspace": str(repo), "event": event}
         github |= {"sha": sha}
-        runner = Runner(cwd=repo, env=tool_env(repo), temp=temp, github=github, event=case.event)
+        runner = Runner(cwd=repo, env=tool_env(repo), temp=temp, github=github, event=event)
         # The runner sets these for every step; the token only reaches a step through `env:`.
         runner.env |= {"GITHUB_API_URL": fake.url, "GITHUB_REPOSITORY": fake.repository}
         runner.env |= {"GITHUB_SHA": sha} | runner_env(repo)
@@ -513,7 +684,8 @@ def test_action(case: Case, origin: Path, request: pytest.FixtureRequest, tmp_pa
         run(modify, repo, tool_env(repo))
         if case.params:
             merge_params(repo / "params.yaml", case.params)
-        ran = run_job(case, repo, tmp_path / "temp")
+        event = case.prepare(repo) if case.prepare else case.event
+        ran = run_job(case, repo, tmp_path / "temp", event)
     results = ran.results
     try:
         assert [result.failed for result in results[:-1]] == [False] * (len(results) - 1), [

@@ -156,6 +156,34 @@ def test_routed_runners_come_from_the_route_action() -> None:
             assert found[1] in job.get("needs", []) and routes, f"{file.name}: {job_id}"
 
 
+def test_a_search_that_found_nothing_better_is_reported_by_a_job_other_than_tune() -> None:
+    """With nothing to push no push job runs: a GitHub-hosted job of reusable-pr.yml with the
+    report job's permissions puts what the search tried on the comment. The tune job, which
+    runs the pull request's code, keeps `contents: read` alone. (Run under act with a real
+    search: tests/workflows/act/test_remediation.py.)"""
+    jobs = FILES[".github/workflows/reusable-pr.yml"].jobs
+    tune = jobs["tune"]
+    assert granted(tune) == {"contents": LEVELS["read"]}
+    (upload,) = [s for s in tune["steps"] if str(s.get("uses", "")).startswith("actions/upload-")]
+    assert upload["with"]["name"] == "runwright-tuned"
+    assert upload["if"] == "steps.remediate.outputs.remediated == 'true'"  # changed or not
+    assert tune["outputs"]["remediated"] == "${{ steps.remediate.outputs.remediated }}"
+    (reporter,) = [
+        job for job in jobs.values() if job.get("needs") in ("tune", ["tune"]) and "steps" in job
+    ]
+    condition = " ".join(reporter["if"].split())
+    assert "needs.tune.outputs.remediated == 'true'" in condition
+    assert "needs.tune.outputs.changed == 'false'" in condition  # else the push job reports
+    assert "!cancelled()" in condition and "inputs.post-report" in condition
+    assert reporter["runs-on"] == "ubuntu-latest"  # never the routed runner
+    assert granted(reporter) == granted(jobs["report"])
+    uses = [str(step.get("uses", "")) for step in reporter["steps"]]
+    downloads = [s for s in reporter["steps"] if "download-artifact" in str(s.get("uses", ""))]
+    assert [step["with"]["name"] for step in downloads] == ["runwright-tuned"]
+    assert uses[-1] == f"./{KIT_CHECKOUT}/actions/report"  # posts: `post` defaults to true
+    assert "post" not in (reporter["steps"][-1].get("with") or {})
+
+
 # --- the caller-checkout problem -------------------------------------------------------------
 
 

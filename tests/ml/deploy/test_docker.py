@@ -122,7 +122,7 @@ def kit_context(tmp_path: Path) -> Path:
 
 def docker_target(tmp_path: Path, context: Path, **docker: str) -> DockerTarget:
     params = parse_params({"serve": {"model_name": "digits"}, "deploy": {"docker": docker}})
-    return DockerTarget(tmp_path / "state", params, REPO_ROOT / "params.yaml", context=context)
+    return DockerTarget(tmp_path / "state", params, context=context)
 
 
 def test_the_tag_covers_every_file_the_build_reads():
@@ -218,7 +218,7 @@ def test_docker_target_without_a_daemon_fails_clearly(tmp_path):
     if reason is None:
         pytest.skip("a Docker daemon answers here; the build test below covers the target")
     params = parse_params({"serve": {"model_name": "digits"}})
-    target = DockerTarget(tmp_path, params, REPO_ROOT / "params.yaml", context=REPO_ROOT)
+    target = DockerTarget(tmp_path, params, context=REPO_ROOT)
     model = RegisteredModel("digits", "1", "0" * 64, tmp_path / "model.onnx", "file:///m")
     with pytest.raises(DockerError, match=r"docker is not installed|`docker info` failed"):
         target.deploy(model, timeout=5)
@@ -392,6 +392,31 @@ def test_ml_deploy_to_docker_promotes_then_rolls_back_a_failing_version(docker_d
     # The same container serves throughout: a new model is a file in its mounted directory.
     after = docker_output("inspect", "--format", "{{.Config.Image}}", "runwright-digits")
     assert after == image
+
+
+@pytest.mark.e2e
+def test_the_container_restarts_without_the_checkouts_params(docker_deployment):
+    """A job's next checkout removes the params.yaml `ml deploy` ran with; the container serves
+    from the state folder's copy of its `serve` section, so a restart still comes up."""
+    deployed = docker_deployment
+    mounts = docker_output("inspect", "--format", "{{json .Mounts}}", "runwright-digits")
+    sources = {mount["Source"] for mount in json.loads(mounts)}
+    assert str(deployed.params.resolve()) not in sources
+    assert str((deployed.state / "docker" / "config").resolve()) in sources
+    moved = deployed.params.with_name("params.moved.yaml")
+    deployed.params.rename(moved)
+    try:
+        docker_output("restart", "runwright-digits")
+        version = ""
+        for _ in range(120):
+            try:
+                version = served_version(deployed)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.5)
+        assert version == sha12(deployed.good)
+    finally:
+        moved.rename(deployed.params)
 
 
 @pytest.mark.e2e

@@ -6,8 +6,12 @@ failed smoke test is in test_flow.py.)"""
 from __future__ import annotations
 
 import hashlib
+import json
+import time
 from pathlib import Path
 
+import httpx
+import numpy as np
 import pytest
 
 from ml.config import SmokeParams
@@ -100,3 +104,29 @@ def test_wait_for_version_names_what_is_served_instead(service, digits_onnx, clo
         wait_for_version(service, "iris", served, timeout=0.3)
     with pytest.raises(SmokeTestFailed, match=r"\(last: ConnectError: "):
         wait_for_version(f"http://127.0.0.1:{closed_port}", "digits", served, timeout=0.3)
+
+
+def sampled_rows(directory: Path) -> list[dict]:
+    return [
+        json.loads(line)
+        for path in sorted(directory.glob("inputs-*.jsonl*"))
+        for line in path.read_text().splitlines()
+    ]
+
+
+def test_the_smoke_tests_requests_are_not_sampled_as_served_inputs(digits_onnx, tmp_path):
+    """The drift monitor compares the sampled inputs with the training data; the smoke test's
+    held-out examples (64 rows a deploy) are no served traffic and would bias it."""
+    params = write_serve_params(tmp_path / "params.yaml", sample_every=1)
+    samples = tmp_path / "samples"
+    log = tmp_path / "service.log"
+    with running_service(digits_onnx, params, log, "--samples", str(samples)) as url:
+        smoke_test(url, "digits", digits_onnx, SETTINGS)
+        served = np.full((3, 8, 8, 1), 0.25).tolist()
+        answer = httpx.post(f"{url}/v1/models/digits:predict", json={"instances": served})
+        assert answer.status_code == 200, answer.text
+        # Lines reach the files within a reload interval (1 s); the smoke test's came first.
+        deadline = time.monotonic() + 10
+        while len(sampled_rows(samples)) < 3 and time.monotonic() < deadline:
+            time.sleep(0.1)
+    assert [row["x"] for row in sampled_rows(samples)] == [[0.25] * 64] * 3

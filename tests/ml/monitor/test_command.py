@@ -89,7 +89,11 @@ def test_healthy_service_and_held_out_inputs_report_no_drift(
     assert "**no drift**" in (deployment.state / "monitor" / "report.md").read_text()
 
 
-def test_drift_opens_one_issue_and_dispatches_retraining(deployment, prepared_digits, tmp_path):
+def test_drift_opens_one_issue_and_dispatches_retraining_once(
+    deployment, prepared_digits, tmp_path
+):
+    """Persistent drift, checked twice: one issue, updated; one retraining dispatched for it.
+    Once the issue is closed, the next drift opens another and dispatches again."""
     params = yaml.safe_load(deployment.params.read_text())
     params["monitor"] |= {"window_rows": 100, "retrain_workflow": "retrain.yml"}
     drift_params = tmp_path / "params.yaml"
@@ -102,23 +106,29 @@ def test_drift_opens_one_issue_and_dispatches_retraining(deployment, prepared_di
         github.declare_workflow("retrain.yml", dispatch_inputs(retrain))
         monitor(deployment, drift_params, github.environment())
         outputs = monitor_outputs(deployment, tmp_path, drift_params, github.environment())
-    assert outputs["drift"] == "drift" and outputs["issue"] == str(checked_issue(github))
+        checked = report(deployment)
+        (issue,) = github.issues.values()  # the second pass updated it, not a second issue
+        dispatches = list(github.dispatches)
+        # Closed by a maintainer: the drift that persists is news again.
+        issue["state"] = "closed"
+        monitor(deployment, drift_params, github.environment())
+    assert outputs["drift"] == "drift" and outputs["issue"] == str(min(github.issues))
     assert_documented(outputs)
-    checked = report(deployment)
     assert checked["drift"]["status"] == "drift"
     assert len(checked["drift"]["drifted_columns"]) > 20
-    (issue,) = github.issues.values()  # the second pass updated it, not a second issue
     assert issue["title"].startswith("Input drift on digits: ")
     assert "<!-- runwright-drift digits -->" in issue["body"]
     assert issue["labels"] == [{"name": "model-drift"}]
     assert checked["alerts"]["issue_action"] == "updated"
-    assert [(d["workflow"], d["ref"]) for d in github.dispatches] == [("retrain.yml", "main")] * 2
-    assert checked["alerts"]["dispatched"] == "retrain.yml"
-
-
-def checked_issue(github: FakeGitHub) -> int:
-    (number,) = github.issues
-    return number
+    assert [(d["workflow"], d["ref"]) for d in dispatches] == [("retrain.yml", "main")]
+    assert checked["alerts"]["dispatched"] is None
+    assert checked["alerts"]["retrain"].startswith(
+        "not dispatched: retrain.yml was dispatched for this issue at "
+    )
+    assert "Retraining: `retrain.yml` was dispatched on `main` at " in issue["body"]
+    reopened = report(deployment)["alerts"]
+    assert len(github.issues) == 2 and len(github.dispatches) == 2
+    assert reopened["issue_action"] == "opened" and reopened["dispatched"] == "retrain.yml"
 
 
 def test_monitor_redeploys_the_champion_after_kill_9(deployment):

@@ -146,13 +146,27 @@ def test_remediation_says_what_was_tried_what_won_and_the_gate_with_it() -> None
     assert "| `train.learning_rate` | `0.001` | `0.004` |" in text
 
 
-def test_remediation_that_still_fails_or_changes_nothing_says_so() -> None:
+def test_remediation_that_still_fails_says_so() -> None:
     failing = remediation_record(False, [{"key": "train.epochs", "before": 3, "after": 9}])
     assert remediation_section(failing)[0].endswith("with the winner it ❌ still fails")
-    unchanged = "\n".join(remediation_section(remediation_record(False, [])))
-    assert "The winner is the pull request's own settings: nothing to push." in unchanged
-    assert "| param |" not in unchanged
     assert remediation_section(None) == []
+
+
+def test_remediation_where_nothing_beat_the_pull_request_says_what_was_tried() -> None:
+    record = remediation_record(False, [])
+    record["gate_after"] = record["gate_before"]  # nothing re-trained: the verdict stands
+    lines = remediation_section(record)
+    assert lines[0] == (
+        "### Remediation: the gate failed, the kit tuned — nothing beat this pull request's "
+        "settings"
+    )
+    text = "\n".join(lines)
+    assert "- **Tried:** 4 trials (budget: `tune.trials` 12, `tune.timeout_minutes` 20)" in text
+    best = "- **Best:** trial 3, val_accuracy 0.9667, with this pull request's own settings"
+    assert best in text
+    assert "- **Gate:** ❌ still fails · accuracy 0.7000 < gate.min_accuracy 0.9" in text
+    assert "Nothing was re-trained and nothing is pushed." in text
+    assert "| param |" not in text and "**Won:**" not in text and "re-trained):" not in text
 
 
 def test_footer_lists_what_is_known_and_how_to_reproduce() -> None:

@@ -21,17 +21,22 @@ from tests.ml.tune.test_remediation import pull_request_payload
 FAILED_RUN = {"task": "classification", "accuracy": 0.42, "f1_macro": 0.4}
 
 
-def remediation_repo(tmp_path: Path, evaluate: dict, **payload_options) -> tuple[Path, dict]:
+SEARCH = {
+    "trials": 2,
+    "timeout_minutes": 10,
+    "candidates": [{"learning_rate": 0.01}],
+    "space": {"cnn.dense_units": {"choices": [32]}},
+}
+
+
+def remediation_repo(
+    tmp_path: Path, evaluate: dict, tune: dict = SEARCH, **payload_options
+) -> tuple[Path, dict]:
     """The pipeline repository after a pull request's training: `evaluate` as its test metrics,
     the event of a pull request at its head; the environment of a step."""
     params = tiny_params()
     params["gate"] = {"min_accuracy": 0.995}  # out of the tiny model's reach
-    params["tune"] = {
-        "trials": 2,
-        "timeout_minutes": 10,
-        "candidates": [{"learning_rate": 0.01}],
-        "space": {"cnn.dense_units": {"choices": [32]}},
-    }
+    params["tune"] = tune
     repo, env = make_pipeline_repo(tmp_path / "repo", params)
     head = run(["git", "rev-parse", "HEAD"], repo, env).stdout.strip()
     (repo / "metrics").mkdir(exist_ok=True)
@@ -94,6 +99,47 @@ def test_a_failed_gate_is_tuned_retrained_judged_and_reported(tmp_path) -> None:
     assert "### Architecture search: 2 trials" in text
     for change in record["changes"]:
         assert f"| `{change['key']}` | `{json.dumps(change['before'])}` |" in text
+
+
+@pytest.mark.e2e
+def test_when_nothing_beats_the_pull_request_it_says_so_and_the_gate_stays_failed(
+    tmp_path,
+) -> None:
+    # The one candidate is the pull request's own setting: the search cannot find better.
+    own = {"learning_rate": tiny_params()["train"]["learning_rate"]}
+    tune = {"trials": 1, "timeout_minutes": 10, "candidates": [own]}
+    repo, env = remediation_repo(tmp_path, FAILED_RUN, tune=tune, labels=(LABEL,))
+    params_before = (repo / "params.yaml").read_text()
+
+    result = run_ml("remediate", cwd=repo, env=env, timeout=900)
+
+    assert result.returncode == 0, result.stderr[-4000:]
+    outputs = read_outputs(Path(env["GITHUB_OUTPUT"]))
+    assert outputs == {
+        "remediated": "true",
+        "reason": "accuracy 0.4200 < gate.min_accuracy 0.995",
+        "passed": "false",
+        "changed": "false",
+    }
+    record = json.loads((repo / "metrics" / "remediation.json").read_text())
+    assert record["changes"] == [] and record["retrained"] is False
+    assert record["trials"] == 1 and record["candidates_only"] is True
+    assert record["gate_after"] == record["gate_before"]
+    assert record["best"]["overrides"] == own
+    assert yaml.safe_load((repo / "params.yaml").read_text()) == yaml.safe_load(params_before)
+    # Nothing re-trained: the pull request's own test metrics stand, no model was built.
+    assert json.loads((repo / "metrics" / "evaluate.json").read_text()) == FAILED_RUN
+    assert not (repo / "models" / "model.onnx").exists()
+
+    report = run_ml("report", "--no-post", "--out=reports/report.md", cwd=repo, env=env)
+
+    assert report.returncode == 0, report.stderr[-4000:]
+    text = (repo / "reports" / "report.md").read_text()
+    assert "the kit tuned — nothing beat this pull request's settings" in text
+    assert "**Tried:** 1 candidate (budget: `tune.trials` 1, `tune.timeout_minutes` 10)" in text
+    assert "with this pull request's own settings" in text
+    assert "- **Gate:** ❌ still fails · accuracy 0.4200 < gate.min_accuracy 0.995" in text
+    assert "### Candidates: 1 trained, the best kept" in text
 
 
 @pytest.mark.parametrize(

@@ -1,16 +1,21 @@
 """Pushes to main through the kit's real main.yml -> reusable-release.yml under act. The release
 restores the merged pull request's training from the DVC remote (a folder remote here) instead
 of training again, exports, deploys with the `local` target, smoke-tests, promotes and comments
-on the merged pull request; the next merge brings a model that fails the smoke test, which rolls
-back to the previous champion and fails the run. Minutes per run, so it runs only when
+on the merged pull request; the service, killed after the job's workspace is gone, comes back;
+the next merge brings a model that fails the smoke test, which rolls back to the previous
+champion and fails the run. Minutes per run, so it runs only when
 RUNWRIGHT_ACT_FULL=1 (.ci/run sets it)."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -168,6 +173,27 @@ def test_release_reuses_the_pull_requests_training_deploys_and_comments(released
     assert "Deploy of digits version 1 to local: promoted" in comments[0]["body"]
     assert MARKER in comments[0]["body"]
     assert f"/repos/octo/models/commits/{released.merged}/pulls" in fake.paths("GET")
+
+
+def test_the_released_service_restarts_after_its_job_workspace_is_gone(released):
+    """act removed the job's workspace (its .venv, params.yaml, the kit's code) when the job
+    ended, as the next checkout would on GitHub: the supervisor still starts the service again
+    after a crash, from the deployment's own runtime and params."""
+    (record,) = released.home.root.rglob("local/supervisor.json")
+    before = json.loads(record.read_text())
+    assert Path(before["command"][0]).is_relative_to(record.parent)
+    os.kill(before["child_pid"], signal.SIGKILL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        after = json.loads(record.read_text())
+        if after["child_pid"] != before["child_pid"] and after["state"] == "running":
+            with contextlib.suppress(httpx.HTTPError):
+                if served_version(released.port) == released.model[:12]:
+                    break
+        time.sleep(0.2)
+    else:
+        raise AssertionError(f"the service did not come back: {record.read_text()}")
+    assert after["restarts"] == before["restarts"] + 1
 
 
 def test_release_with_a_failing_smoke_test_rolls_back_and_fails(released):

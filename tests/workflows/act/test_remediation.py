@@ -47,24 +47,35 @@ def tuned_job_alone(home: ActHome) -> str:
     return "pr-tuned.yml"
 
 
-def test_failed_gate_with_the_label_tunes_and_pushes_the_winner_to_the_branch(tmp_path):
+def failing_params(tune: dict) -> dict:
     params = tiny_params()
     params["route"]["rules"] = [{"model": "cnn", "runs_on": ["self-hosted", "linux"]}]
     # Out of reach for the tiny model (about 0.7): the gate fails, before and after tuning.
     params["gate"] = {"min_accuracy": 0.995, "max_regression": 1.0}
-    params["tune"] = {"trials": 2, "timeout_minutes": 10, "candidates": CANDIDATES}
+    params["tune"] = tune
+    return params
+
+
+def labelled_pull_request(home: ActHome, params: dict) -> tuple[dict, str, str]:
+    """Pull request #7 from the branch `feature`, labelled runwright:tune: (event, head, base)."""
+    base = home.setup(params)
+    head = home.push_branch("feature", {"NOTE.md": "A change.\n"})
+    home.fake.add_pull(7, head="feature")
+    event = pull_request_event(home, 7, head, base, home.repository)
+    event["pull_request"]["labels"] = [{"name": LABEL}]
+    event["repository"]["default_branch"] = "main"
+    return event, head, base
+
+
+def test_failed_gate_with_the_label_tunes_and_pushes_the_winner_to_the_branch(tmp_path):
+    params = failing_params({"trials": 2, "timeout_minutes": 10, "candidates": CANDIDATES})
     with FakeGitHub("octo/models") as fake:
         home = ActHome(tmp_path / "act", fake)
-        base = home.setup(params)
-        head = home.push_branch("feature", {"NOTE.md": "A change.\n"})
-        fake.add_pull(7, head="feature")
-        event = pull_request_event(home, 7, head, base, home.repository)
-        event["pull_request"]["labels"] = [{"name": LABEL}]
-        event["repository"]["default_branch"] = "main"
+        event, head, base = labelled_pull_request(home, params)
 
         run = home.run("pr.yml", "pull_request", event, timeout=1500)
 
-        results = {job.rsplit("/", 1)[-1]: result for job, result in run.jobs.items()}
+        results = {job.rsplit("/", 1)[-1].strip(): result for job, result in run.jobs.items()}
         # The gate failed the report job (and so the run); the remediation ran after it.
         assert results["Report and gate"] == "failure", run.jobs
         assert results["Tune after a failed gate"] == "success", run.log[-8000:]
@@ -108,4 +119,41 @@ def test_failed_gate_with_the_label_tunes_and_pushes_the_winner_to_the_branch(tm
         assert f"commit `{tip[:12]}` on `feature`" in body
         assert "starts no workflow run" in body  # no push-token: GITHUB_TOKEN's push
         assert pushed_run.outputs("pushed")[-1] == "true"
+        assert leftover_processes(home.root) == []
+
+
+def test_when_nothing_beats_the_pull_request_the_comment_says_so_and_the_gate_stays_failed(
+    tmp_path,
+):
+    # The one candidate is the pull request's own setting: nothing better can be found.
+    own = {"learning_rate": tiny_params()["train"]["learning_rate"]}
+    params = failing_params({"trials": 1, "timeout_minutes": 10, "candidates": [own]})
+    with FakeGitHub("octo/models") as fake:
+        home = ActHome(tmp_path / "act", fake)
+        event, head, base = labelled_pull_request(home, params)
+
+        run = home.run("pr.yml", "pull_request", event, timeout=1500)
+
+        results = {job.rsplit("/", 1)[-1].strip(): result for job, result in run.jobs.items()}
+        assert results["Tune after a failed gate"] == "success", run.log[-8000:]
+        assert results["Report the remediation"] == "success", run.log[-8000:]
+        # The gate stays failed: the report job's failure fails the run.
+        assert results["Report and gate"] == "failure", run.jobs
+        assert run.returncode != 0
+        assert run.outputs("remediated")[-1] == "true"
+        assert run.outputs("changed")[-1] == "false"  # nothing for the push job
+        assert run.outputs("passed")[-1] == "false"
+        # Nothing pushed anywhere.
+        assert home.git("rev-parse", "feature", cwd=home.bare) == head
+        assert home.git("rev-parse", "main", cwd=home.bare) == base
+
+        # The one report comment, updated with what was tried and that nothing beat it.
+        comments = fake.comments.get(7, [])
+        assert len(comments) == 1, comments
+        body = comments[0]["body"]
+        assert "the kit tuned — nothing beat this pull request's settings" in body
+        assert "**Tried:** 1 candidate (budget: `tune.trials` 1" in body
+        assert "- **Gate:** ❌ still fails · accuracy" in body
+        assert "Nothing was re-trained and nothing is pushed." in body
+        assert "### Candidates: 1 trained, the best kept" in body
         assert leftover_processes(home.root) == []

@@ -45,7 +45,7 @@ CHANGES = {
         # A value the params schema refuses, named with the input that brought it.
         ({"learning-rate": "fast"}, "train.learning_rate: Input should be a valid"),
         # act does not hold a dispatch to the choice's options; the route step refuses it anyway.
-        ({"model-kind": "svm"}, "train.model: Input should be 'cnn' or 'mlp'"),
+        ({"model-kind": "svm"}, "train.model: 'svm' is not cnn, mlp, or a reference"),
         ({"overrides": "train.epoch=3"}, "train.epoch: unknown key"),
         ({"overrides": "train.epochs=3", "epochs": "4"}, "train.epochs is set twice"),
         ({"data-ref": "no-such-branch"}, "data-ref 'no-such-branch': no such branch"),
