@@ -45,22 +45,27 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+ORIGINS = ("bundled", "path", "url", "images")
+
+
 class Source(Strict):
-    """Where the data comes from: exactly one of `bundled`, `path` or `url`."""
+    """Where the data comes from: exactly one of `bundled`, `path`, `url` or `images`."""
 
     bundled: BundledName | None = None
     path: str | None = None
     url: str | None = None
+    # A directory with one sub-folder of PNG or JPEG images per class, named by its class.
+    images: str | None = None
     sha256: str | None = Field(
         default=None, pattern=r"^[0-9a-f]{64}$", description="Expected hash of a url download."
     )
 
     @model_validator(mode="after")
     def exactly_one_origin(self) -> Source:
-        given = [name for name in ("bundled", "path", "url") if getattr(self, name)]
+        given = [name for name in ORIGINS if getattr(self, name)]
         if len(given) != 1:
             raise ValueError(
-                "set exactly one of 'bundled', 'path' or 'url' "
+                "set exactly one of 'bundled', 'path', 'url' or 'images' "
                 f"(got {', '.join(given) if given else 'none'})"
             )
         if self.path and not self.path.endswith((".csv", ".parquet")):
@@ -95,8 +100,19 @@ class Split(Strict):
         return self
 
 
+class ImageParams(Strict):
+    """How an image-folder source becomes model input. Every image, whatever its own size, is
+    resized to `size` (height, width) with bilinear filtering, aspect ratio not kept, and its
+    pixels scaled to 0..1: the same rule in train, evaluate, export and the service."""
+
+    size: Annotated[list[PositiveInt], Field(min_length=2, max_length=2)] = [32, 32]
+    color_mode: Literal["grayscale", "rgb"] = "rgb"
+
+
 class PrepareParams(Strict):
     source: Source = Source(bundled="digits")
+    # For an `images` source only.
+    image: ImageParams | None = None
     task: Literal["classification", "regression"] | None = None
     target: str | None = None
     numeric_features: list[str] = []
@@ -107,6 +123,17 @@ class PrepareParams(Strict):
 
     @model_validator(mode="after")
     def file_sources_declare_columns(self) -> PrepareParams:
+        if self.image is not None and not self.source.images:
+            raise ValueError("'image' (size, color_mode) applies to an 'images' source only")
+        if self.source.images:
+            if self.target or self.numeric_features or self.categorical_features:
+                raise ValueError(
+                    "an 'images' source takes its classes from its sub-folders: "
+                    "leave target and the feature lists unset"
+                )
+            if self.task not in (None, "classification"):
+                raise ValueError("an 'images' source is a classification task")
+            return self
         if self.source.bundled:
             if self.target or self.numeric_features or self.categorical_features or self.task:
                 raise ValueError(
@@ -129,9 +156,16 @@ class PrepareParams(Strict):
         return self
 
     @property
+    def image_settings(self) -> ImageParams:
+        """Size and colour mode of an image-folder source (the defaults unless set)."""
+        return self.image or ImageParams()
+
+    @property
     def resolved_task(self) -> str:
         if self.task:
             return self.task
+        if self.source.images:
+            return "classification"
         if self.source.bundled is None:  # the validator above refuses a file without a task
             raise ValueError("prepare.task: a file source needs its task")
         return BUNDLED_DATASETS[self.source.bundled].task
@@ -171,6 +205,18 @@ class GpuParams(Strict):
     distribute: Literal["auto", "off", "mirrored"] = "auto"
 
 
+class Augment(Strict):
+    """Light augmentation of image-folder training batches; evaluation sees the images as they
+    are."""
+
+    flip: StrictBool = False  # mirror left-right at random
+    shift: Annotated[float, Field(ge=0, le=0.5)] = 0.0  # shift by up to this share of the size
+
+    @property
+    def active(self) -> bool:
+        return self.flip or self.shift > 0
+
+
 BUILT_IN_MODELS = ("cnn", "mlp")
 
 
@@ -198,6 +244,7 @@ class TrainParams(Strict):
     cnn: CnnParams = CnnParams()
     mlp: MlpParams = MlpParams()
     gpu: GpuParams = GpuParams()
+    augment: Augment = Augment()  # image folders only
 
     @model_validator(mode="after")
     def model_file_names_the_model(self) -> TrainParams:
@@ -525,6 +572,14 @@ class Params(Strict):
         return self
 
     @model_validator(mode="after")
+    def augment_needs_image_files(self) -> Params:
+        if self.train.augment.active and not self.prepare.source.images:
+            raise ValueError(
+                "train.augment applies to an image-folder source (prepare.source.images)"
+            )
+        return self
+
+    @model_validator(mode="after")
     def gate_matches_task(self) -> Params:
         task = self.prepare.resolved_task
         allowed = CLASSIFICATION_METRICS if task == "classification" else REGRESSION_METRICS
@@ -591,6 +646,9 @@ def data_task_and_name(source: dict, prepare: dict) -> tuple[str | None, str | N
     bundled = source.get("bundled")
     if isinstance(bundled, str) and bundled in BUNDLED_DATASETS:
         return BUNDLED_DATASETS[bundled].task, bundled
+    folder = source.get("images")
+    if isinstance(folder, str):
+        return "classification", PurePosixPath(folder).name or None
     location = source.get("path") or source.get("url")
     task = prepare.get("task")
     name = PurePosixPath(urlparse(location).path).stem if isinstance(location, str) else None

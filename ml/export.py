@@ -13,6 +13,7 @@ import numpy as np
 
 from ml import options
 from ml.config import ExportParams, load_params, model_params_hash
+from ml.data.images import ImageFiles
 from ml.errors import UserError
 from ml.io import atomic_path, load_split, read_json, write_json
 from ml.model_reference import Reference
@@ -20,6 +21,12 @@ from ml.model_reference import Reference
 log = logging.getLogger(__name__)
 
 BATCH_SIZES = (1, 7, 1024)  # the dynamic batch dimension must accept all of these
+# Training images decoded for the drift reference of an image folder: its statistics, not all
+# of its pixels, which may not fit in memory. Up to 1000 images, fewer for large ones, so that
+# the sample holds at most REFERENCE_VALUES pixel values (80 MB as float32).
+REFERENCE_IMAGES = 1000
+REFERENCE_VALUES = 20_000_000
+PARITY_BATCH = 256  # test rows compared per Keras and onnxruntime call
 
 
 def export(
@@ -38,18 +45,25 @@ def export(
     dataset = read_json(data_dir / "dataset.json")
     x_train, _ = load_split(data_dir, "train")
     x_test, y_test = load_split(data_dir, "test")
+    if isinstance(x_train, ImageFiles):  # a sample: the manifest is in shuffled order
+        per_image = int(np.prod(x_train.shape[1:]))
+        x_train = x_train[: max(1, min(REFERENCE_IMAGES, REFERENCE_VALUES // per_image))]
     # `ml train` saves float32 already; a mixed-precision model from elsewhere is converted.
     model = float32_copy(load_model(model_path, model_code))
     # A model loaded from .keras has no traced call signature until it runs once.
     model.predict(x_test[:1], verbose=0)
-    expected = model.predict(x_test, batch_size=256, verbose=0)
+    expected = np.concatenate([model.predict(rows, verbose=0) for rows in in_batches(x_test)])
     info = provenance.provenance()
     metadata = build_metadata(dataset, model, params_digest, info)
     metadata["gpu"] = training_device(train_metrics)
     # Training-input statistics and held-out examples travel inside the model file, so every
     # registered version carries what its drift monitor and smoke test compare against.
     metadata |= reference.describe(
-        x_train, x_test, y_test, dataset["feature_names"], dataset["class_labels"]
+        x_train,
+        x_test[: reference.EXAMPLES],
+        y_test,
+        dataset["feature_names"],
+        dataset["class_labels"],
     )
     onnx_path.unlink(missing_ok=True)  # a stale model must not survive a failed export
     with atomic_path(onnx_path) as tmp:
@@ -93,6 +107,8 @@ def build_metadata(dataset: dict, model, params_digest: str, info: dict) -> dict
         "target": dataset["target"],
         "feature_names": dataset["feature_names"],
         "encoding": dataset["encoding"],
+        # An image folder's decoding rule (size, colour mode, scaling), for the service.
+        "preprocessing": dataset.get("preprocessing"),
         "params_hash": params_digest,
         "git_commit": info["git_commit"],
         "versions": info["versions"],
@@ -112,7 +128,8 @@ def training_device(train_metrics: Path | None) -> dict | None:
 def verify(
     path: Path, x_test: np.ndarray, expected: np.ndarray, task: str, settings: ExportParams
 ) -> dict:
-    """Compare onnxruntime with Keras on every test row; raise UserError on any mismatch."""
+    """Compare onnxruntime with Keras on every test row; raise UserError on any mismatch.
+    `x_test` may be an image folder's files, decoded here a batch at a time."""
     import onnxruntime as ort
 
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
@@ -120,7 +137,9 @@ def verify(
     for tensor in (*session.get_inputs(), *session.get_outputs()):
         if tensor.type != "tensor(float)":  # the service and its clients speak float32
             raise UserError(f"ONNX tensor {tensor.name!r} is {tensor.type}, not float32")
-    actual = session.run(None, {input_name: x_test})[0]
+    actual = np.concatenate(
+        [session.run(None, {input_name: rows})[0] for rows in in_batches(x_test)]
+    )
     if actual.shape != expected.shape:
         raise UserError(f"ONNX output shape {actual.shape} differs from Keras' {expected.shape}")
     difference = np.abs(actual - expected)
@@ -129,8 +148,9 @@ def verify(
     # regression output of ~150 is not held to a bound below float32's own rounding (~1.5e-5).
     max_scaled_diff = float(np.max(difference / np.maximum(1.0, np.abs(expected))))
     flips = int(np.sum(actual.argmax(1) != expected.argmax(1))) if task == "classification" else 0
+    sample = x_test[: max(BATCH_SIZES)]  # in memory: an image folder's first test images
     for batch in BATCH_SIZES:
-        rows = np.resize(x_test, (batch, *x_test.shape[1:]))
+        rows = np.resize(sample, (batch, *sample.shape[1:]))
         out = session.run(None, {input_name: rows})[0]
         if out.shape[0] != batch:
             raise UserError(f"ONNX model returned {out.shape[0]} rows for a batch of {batch}")
@@ -151,8 +171,15 @@ def verify(
         "max_scaled_diff": max_scaled_diff,
         "label_flips": flips,
         "batch_sizes_checked": list(BATCH_SIZES),
-        "latency": measure_latency(session, input_name, x_test, settings.latency_runs),
+        "latency": measure_latency(session, input_name, sample, settings.latency_runs),
     }
+
+
+def in_batches(x, size: int = PARITY_BATCH):
+    """`x` in order, `size` rows at a time: an image folder's test images are decoded a batch at
+    a time, never all at once."""
+    for start in range(0, len(x), size):
+        yield x[start : start + size]
 
 
 def measure_latency(session, input_name: str, x_test: np.ndarray, runs: int) -> dict:

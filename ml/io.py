@@ -74,6 +74,19 @@ def current_umask() -> int:
 
 
 def load_split(data_dir: str | Path, name: str) -> tuple[np.ndarray, np.ndarray]:
-    """(x, y) of one prepared split: train, validation or test."""
-    with np.load(Path(data_dir) / f"{name}.npz") as arrays:
+    """(x, y) of one prepared split: train, validation or test. For an image folder x is an
+    ml.data.images.ImageFiles, which decodes its files only when sliced."""
+    data_dir = Path(data_dir)
+    if not (data_dir / f"{name}.npz").exists() and (data_dir / f"{name}.csv").exists():
+        from ml.data import images
+
+        x, y = images.load_split(data_dir, name, read_json(data_dir / "dataset.json"))
+        return x, y  # type: ignore[return-value]  # array-like: len, shape, slicing
+    with np.load(data_dir / f"{name}.npz") as arrays:
         return arrays["x"], arrays["y"]
+
+
+def split_file(data_dir: str | Path, name: str) -> Path:
+    """The file holding one prepared split: its arrays, or an image folder's manifest."""
+    arrays = Path(data_dir) / f"{name}.npz"
+    return arrays if arrays.exists() else Path(data_dir) / f"{name}.csv"

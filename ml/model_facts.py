@@ -69,6 +69,8 @@ def input_spec(prepare: PrepareParams, data_dir: Path) -> InputSpec | None:
 
 
 def file_input_spec(prepare: PrepareParams) -> InputSpec | None:
+    if prepare.source.images:
+        return image_input_spec(prepare)
     path = Path(prepare.source.path) if prepare.source.path else None
     if path is None or not path.is_file():
         return None
@@ -83,6 +85,19 @@ def file_input_spec(prepare: PrepareParams) -> InputSpec | None:
     task = prepare.resolved_task
     outputs = int(frame[str(prepare.target)].nunique()) if task == "classification" else 1
     return InputSpec((width,), task, outputs, "tabular")
+
+
+def image_input_spec(prepare: PrepareParams) -> InputSpec | None:
+    """An image folder's input, from its settings; its classes are its sub-folders."""
+    from ml.data.images import CHANNELS
+
+    root = Path(str(prepare.source.images))
+    if not root.is_dir():
+        return None
+    classes = [p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")]
+    settings = prepare.image_settings
+    shape = (*settings.size, CHANNELS[settings.color_mode])
+    return InputSpec(shape, "classification", max(len(classes), 2), "image")
 
 
 def build(train: TrainParams, spec: InputSpec | None) -> BuiltModel | None:

@@ -11,7 +11,7 @@ import pandas as pd
 
 from ml import options
 from ml.config import PrepareParams, load_params
-from ml.data import features, schema
+from ml.data import features, images, schema
 from ml.data.sources import DIGITS_MAX, DataError, RawData, load_source
 from ml.io import atomic_dir, write_json
 
@@ -22,6 +22,8 @@ SPLITS = ("train", "validation", "test")
 
 def prepare(params: PrepareParams, out_dir: Path) -> dict:
     """Validate and split the data; everything is checked before anything is written."""
+    if params.source.images:
+        return prepare_images(params, out_dir)
     raw = load_source(params)
     frame = schema.validate(raw)
     frame = features.drop_incomplete_rows(
@@ -39,6 +41,56 @@ def prepare(params: PrepareParams, out_dir: Path) -> dict:
             np.savez(tmp / f"{name}.npz", x=x, y=y)
         write_json(tmp / "dataset.json", dataset)
     return dataset
+
+
+def prepare_images(params: PrepareParams, out_dir: Path) -> dict:
+    """An image folder: a manifest of files, classes and digests per split, not the pixels.
+    Every file is decoded once here, so an unreadable one fails prepare, not a training run."""
+    root = Path(str(params.source.images))
+    found = images.scan(root)
+    files = [name for name, _ in found]
+    digests = images.check_decodable(root, files)
+    frame = pd.DataFrame(
+        {"path": files, "label": [label for _, label in found], "sha256": digests}
+    )
+    raw = RawData(
+        frame=frame,
+        target="label",
+        task="classification",
+        numeric_features=[],
+        categorical_features=[],
+        origin=root.as_posix(),
+    )
+    parts = split(frame, raw, params)
+    settings = params.image_settings
+    preprocessing = images.Preprocessing((settings.size[0], settings.size[1]), settings.color_mode)
+    dataset = {
+        "task": "classification",
+        "input_kind": "image",
+        "input_shape": list(preprocessing.input_shape),
+        "origin": root.as_posix(),
+        "target": "label",
+        "class_labels": class_labels(frame["label"]),
+        "feature_names": pixel_names(preprocessing.input_shape),
+        "encoding": None,
+        "image_root": root.as_posix(),
+        "preprocessing": preprocessing.describe(),
+        "rows": {name: len(parts[name]) for name in SPLITS},
+    }
+    with atomic_dir(out_dir) as tmp:
+        for name, part in parts.items():
+            # In the seeded splitter's shuffled order, as the arrays of a table: the first
+            # rows of a split are a sample of all its classes (export's drift reference and
+            # examples take them).
+            rows = part[list(images.MANIFEST_COLUMNS)]
+            images.write_manifest(tmp / images.manifest_name(name), rows.values.tolist())
+        write_json(tmp / "dataset.json", dataset)
+    return dataset
+
+
+def pixel_names(shape: tuple[int, ...]) -> list[str]:
+    """One name per input value of an image, row_column_channel: the drift reference's columns."""
+    return [f"pixel_{'_'.join(map(str, index))}" for index in np.ndindex(*shape)]
 
 
 def split(frame: pd.DataFrame, raw: RawData, params: PrepareParams) -> dict[str, pd.DataFrame]:

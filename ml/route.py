@@ -56,6 +56,11 @@ def count_rows(prepare: PrepareParams, data_dir: Path) -> int | None:
     source = prepare.source
     if source.bundled:
         return BUNDLED_DATASETS[source.bundled].rows
+    if source.images:
+        from ml.data.images import SUFFIXES
+
+        root = Path(source.images)
+        return sum(1 for p in root.rglob("*") if p.suffix.lower() in SUFFIXES) or None
     path = Path(source.path) if source.path else None
     if path is None or not path.is_file():
         return None  # a URL, or a file not pulled yet: size unknown, size rules do not match

@@ -19,7 +19,7 @@ import typer
 
 from ml import options
 from ml.config import Params, TrainParams, load_params, section_hash
-from ml.io import atomic_path, load_split, read_json, write_json
+from ml.io import atomic_path, load_split, read_json, split_file, write_json
 
 if TYPE_CHECKING:  # ml.checkpoint imports Keras, which `ml train --help` must not load
     from ml.checkpoint import ResumableTraining, TrainingProgress
@@ -30,7 +30,8 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class PreparedData:
-    """The prepared splits training reads (data/prepared/: dataset.json and the .npz files)."""
+    """The prepared splits training reads (data/prepared/: dataset.json and the .npz files, or
+    an image folder's manifests, whose x decode their files a batch at a time)."""
 
     dataset: dict
     x_train: np.ndarray
@@ -60,8 +61,9 @@ def load_prepared(data_dir: Path) -> PreparedData:
 def fingerprint(params: Params, data_dir: Path) -> str:
     """Checkpoints are valid only for the same train params and the same prepared data."""
     digest = hashlib.sha256()
-    for name in ("train.npz", "validation.npz", "dataset.json"):
-        digest.update((data_dir / name).read_bytes())
+    for path in (split_file(data_dir, "train"), split_file(data_dir, "validation")):
+        digest.update(path.read_bytes())  # a manifest holds each image's digest
+    digest.update((data_dir / "dataset.json").read_bytes())
     reference = params.train.reference
     if reference is not None and reference.path is not None:
         digest.update(Path(reference.path).read_bytes())  # an edited model starts afresh
@@ -101,10 +103,10 @@ def fit(
     with plan.strategy.scope():  # variables are created once per replica, in sync
         model = start_model(settings, data, progress, seed)
     batch = plan.global_batch_size
-    train_data = devices.make_dataset(
-        data.x_train, data.y_train, batch, settings.gpu, shuffle_seed=seed
+    train_data = input_data(
+        data.x_train, data.y_train, batch, settings, shuffle_seed=seed, augment=True
     )
-    validation_data = devices.make_dataset(data.x_val, data.y_val, batch, settings.gpu)
+    validation_data = input_data(data.x_val, data.y_val, batch, settings)
     started = time.perf_counter()
     if not progress.exhausted:
         model.fit(
@@ -126,6 +128,22 @@ def fit(
         resumed_from=resumed_from,
         seconds=time.perf_counter() - started,
     )
+
+
+def input_data(
+    x, y: np.ndarray, batch: int, settings: TrainParams, shuffle_seed=None, augment=False
+):
+    """Batches from arrays in memory, or streamed from an image folder's files."""
+    from ml.data.images import ImageFiles
+    from ml.gpu import devices
+
+    if isinstance(x, ImageFiles):
+        from ml.data import image_pipeline
+
+        return image_pipeline.make_dataset(
+            x, y, batch, settings.gpu, shuffle_seed, settings.augment if augment else None
+        )
+    return devices.make_dataset(x, y, batch, settings.gpu, shuffle_seed=shuffle_seed)
 
 
 def start_model(settings: TrainParams, data: PreparedData, progress: TrainingProgress, seed: int):
@@ -225,7 +243,8 @@ def log_model(run_id: str, model, metrics: dict, x_val, info: dict) -> None:
     mlflow.set_tracking_uri(tracking.tracking_uri())
     with mlflow.start_run(run_id=run_id):
         mlflow.log_metrics({f"best_{k}": v for k, v in metrics["best"].items()})
-        signature = mlflow.models.infer_signature(x_val[:5], model.predict(x_val[:5], verbose=0))
+        sample = x_val[:5]  # an image folder's files decode here
+        signature = mlflow.models.infer_signature(sample, model.predict(sample, verbose=0))
         mlflow.keras.log_model(
             model, name="model", signature=signature, pip_requirements=pip_requirements(info)
         )

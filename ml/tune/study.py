@@ -12,6 +12,7 @@ from pathlib import Path
 
 from ml import tracking
 from ml.config import Params
+from ml.errors import UserError
 from ml.io import load_split, read_json
 from ml.tune import search_space, trials_table
 
@@ -28,12 +29,17 @@ def load_prepared(data_dir: Path):
     they came from."""
     from ml.tune.trial import PreparedData
 
+    dataset = read_json(data_dir / "dataset.json")
+    if "image_root" in dataset:
+        raise UserError(
+            "ml tune does not search over an image-folder source yet: tune on a sample "
+            "exported as arrays, or set train params by hand"
+        )
     digest = hashlib.sha256()
     for name in ("train.npz", "validation.npz", "dataset.json"):
         digest.update((data_dir / name).read_bytes())
     x_train, y_train = load_split(data_dir, "train")
     x_val, y_val = load_split(data_dir, "validation")
-    dataset = read_json(data_dir / "dataset.json")
     return PreparedData(dataset, x_train, y_train, x_val, y_val), digest.hexdigest()
 
 

@@ -111,7 +111,7 @@ def test_unknown_top_level_key_suggests_and_lists_sections() -> None:
 def test_unknown_nested_key_suggests_close_match() -> None:
     message = error_of({"train": {"epoch": 3}})
     assert "train.epoch: unknown key. Did you mean 'epochs'?" in message
-    assert "Allowed here: batch_size, cnn, early_stopping, epochs," in message
+    assert "Allowed here: augment, batch_size, cnn, early_stopping, epochs," in message
 
 
 def test_unknown_key_two_levels_down() -> None:
@@ -123,7 +123,7 @@ def test_unknown_key_two_levels_down() -> None:
 def test_unknown_key_inside_source() -> None:
     message = error_of({"prepare": {"source": {"bundle": "iris"}}})
     assert "prepare.source.bundle: unknown key. Did you mean 'bundled'?" in message
-    assert "Allowed here: bundled, path, sha256, url" in message
+    assert "Allowed here: bundled, images, path, sha256, url" in message
 
 
 def test_unknown_key_without_close_match_only_lists_allowed() -> None:
@@ -224,14 +224,18 @@ def test_feature_listed_twice_or_as_target() -> None:
 
 def test_source_with_bundled_and_path() -> None:
     message = error_of({"prepare": {"source": {"bundled": "iris", "path": "a.csv"}}})
-    assert "prepare.source: set exactly one of 'bundled', 'path' or 'url' (got bundled, path)" in (
-        message
+    assert (
+        "prepare.source: set exactly one of 'bundled', 'path', 'url' or 'images' "
+        "(got bundled, path)" in message
     )
 
 
 def test_source_with_nothing_set() -> None:
     message = error_of({"prepare": {"source": {}}})
-    assert "prepare.source: set exactly one of 'bundled', 'path' or 'url' (got none)" in message
+    assert (
+        "prepare.source: set exactly one of 'bundled', 'path', 'url' or 'images' (got none)"
+        in message
+    )
 
 
 def test_unknown_bundled_name_lists_the_sets() -> None:
@@ -531,3 +535,9 @@ def test_the_search_space_of_an_own_model_is_around_its_hyperparameters(tmp_path
     assert space["hyperparameters.layers"].choices == [[16, 8], [32, 16], [64, 32]]
     assert "hyperparameters.act" not in space  # text is not searched by default
     assert "learning_rate" in space
+
+
+def test_augmentation_needs_an_image_folder() -> None:
+    message = error_of({"train": {"augment": {"flip": True}}})
+    assert "train.augment applies to an image-folder source" in message
+    assert "less than or equal to 0.5" in error_of({"train": {"augment": {"shift": 0.8}}})

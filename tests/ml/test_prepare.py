@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +10,7 @@ import pandas as pd
 import pytest
 
 from ml.config import PrepareParams
+from ml.data.images import ImageError
 from ml.data.sources import DataError
 from ml.io import load_split, read_json
 from ml.prepare import SPLITS, class_labels, minimum_rows_per_class, prepare
@@ -352,3 +354,76 @@ def test_successful_run_replaces_previous_output(people, write_table, params_for
     (out / "stale.npz").write_bytes(b"old")
     prepare(params_for(write_table(people)), out)
     assert "stale.npz" not in {p.name for p in out.iterdir()}
+
+
+# --- image folders ---------------------------------------------------------------------------
+
+
+def image_params(root: Path, **image) -> PrepareParams:
+    return PrepareParams.model_validate({"source": {"images": str(root)}, "image": image or None})
+
+
+def test_image_folder_becomes_manifests_not_pixels(tmp_path: Path) -> None:
+    from ml.data import images
+    from tests.image_folders import SHAPES, write_image_folder
+
+    root = write_image_folder(tmp_path / "shapes", per_class=20)
+    out = tmp_path / "prepared"
+    dataset = prepare(image_params(root, size=[16, 12], color_mode="grayscale"), out)
+    assert sorted(path.name for path in out.iterdir()) == [
+        "dataset.json",
+        "test.csv",
+        "train.csv",
+        "validation.csv",
+    ]
+    assert read_json(out / "dataset.json") == dataset
+    assert dataset["task"] == "classification"
+    assert dataset["input_kind"] == "image"
+    assert dataset["input_shape"] == [16, 12, 1]
+    assert dataset["class_labels"] == sorted(SHAPES)
+    assert dataset["preprocessing"]["size"] == [16, 12]
+    assert dataset["preprocessing"]["color_mode"] == "grayscale"
+    assert dataset["image_root"] == root.as_posix()
+    assert sum(dataset["rows"].values()) == 60
+    seen: list[Path] = []
+    for name in SPLITS:
+        paths, labels = images.read_manifest(out, name, dataset)
+        assert len(paths) == dataset["rows"][name]
+        assert set(labels) == {0, 1, 2}  # stratified: every class in every split
+        for path, label in zip(paths, labels, strict=True):
+            assert path.parent.name == dataset["class_labels"][label]
+            assert path.is_file()
+        seen += paths
+    assert sorted(seen) == sorted(root.rglob("*.*"))  # each image in exactly one split
+    # Seeded: the same split again; another seed, another split.
+    again = prepare(image_params(root, size=[16, 12], color_mode="grayscale"), tmp_path / "again")
+    assert snapshot(tmp_path / "again") == snapshot(out)
+    assert again == dataset
+    reseeded = PrepareParams.model_validate({"source": {"images": str(root)}, "seed": 7})
+    prepare(reseeded, tmp_path / "reseeded")
+    assert (tmp_path / "reseeded" / "test.csv").read_bytes() != (out / "test.csv").read_bytes()
+
+
+def test_a_bad_image_folder_writes_nothing(tmp_path: Path) -> None:
+    from tests.image_folders import write_image_folder
+
+    root = write_image_folder(tmp_path / "shapes", per_class=8)
+    out = tmp_path / "prepared"
+    prepare(image_params(root), out)
+    before = snapshot(out)
+    (root / "square" / "square-002.jpg").write_bytes(b"\xff\xd8 truncated")
+    with pytest.raises(ImageError, match=re.escape("square/square-002.jpg")):
+        prepare(image_params(root), out)
+    assert snapshot(out) == before
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["prepared", "shapes"]
+
+
+def test_image_source_params_are_checked() -> None:
+    with pytest.raises(ValueError, match="applies to an 'images' source only"):
+        PrepareParams.model_validate({"image": {"size": [8, 8]}})
+    with pytest.raises(ValueError, match="leave target"):
+        PrepareParams.model_validate({"source": {"images": "data/raw/x"}, "target": "label"})
+    with pytest.raises(ValueError, match="classification"):
+        PrepareParams.model_validate({"source": {"images": "data/raw/x"}, "task": "regression"})
+    with pytest.raises(ValueError, match="exactly one"):
+        PrepareParams.model_validate({"source": {"images": "a", "path": "b.csv"}})

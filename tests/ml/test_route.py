@@ -299,3 +299,23 @@ def test_routing_a_built_in_model_by_layers_does_not_import_tensorflow(tmp_path)
         [sys.executable, "-c", code], tmp_path, dict(os.environ, PYTHONPATH=str(REPO_ROOT))
     )
     assert result.stdout.strip() == "['ubuntu-latest'] {'layers': []} False False"
+
+
+def test_an_image_folder_is_sized_and_routed_before_prepare(tmp_path: Path) -> None:
+    from tests.image_folders import write_image_folder
+
+    folder = write_image_folder(tmp_path / "Road Signs", per_class=5)
+    params = params_with(
+        prepare={
+            "source": {"images": str(folder)},
+            "image": {"size": [24, 20], "color_mode": "rgb"},
+        },
+        route={"rules": [{"min_input_size": 24 * 20 * 3, "runs_on": ["wide"]}]},
+    )
+    assert route.count_rows(params.prepare, tmp_path / "none") == 15
+    assert params.serve.model_name == "road-signs"  # named after the folder
+    assert params.evaluate.plot == "confusion"
+    facts = route.ModelFacts(params.prepare, params.train, tmp_path / "none")
+    decision = route.decide(params, rows=15, trusted=True, model=facts)
+    assert decision.runs_on == ["wide"]
+    assert decision.model_facts["input_size"] == 24 * 20 * 3

@@ -1,0 +1,108 @@
+"""An image folder through the real `ml prepare`, `ml train`, `ml export` and `ml evaluate`
+processes: manifests instead of pixels, files decoded while training, the exported ONNX model
+verified against Keras on decoded test images and scored by evaluate without TensorFlow."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ml.io import read_json
+from tests.conftest import tiny_params
+from tests.helpers import run, run_ml
+from tests.image_folders import SHAPES, write_image_folder
+from tests.paths import REPO_ROOT
+
+
+def image_project(tmp_path: Path, **train) -> tuple[Path, dict]:
+    project = tmp_path / "project"
+    write_image_folder(project / "data" / "raw" / "shapes", per_class=30)
+    params = tiny_params(epochs=2, batch_size=16, **train)
+    params["prepare"] = {
+        "source": {"images": "data/raw/shapes"},
+        "image": {"size": [16, 16], "color_mode": "rgb"},
+    }
+    (project / "params.yaml").write_text(yaml.safe_dump(params))
+    env = dict(os.environ, MLFLOW_TRACKING_URI=f"sqlite:///{tmp_path / 'mlflow.db'}")
+    env.pop("MLFLOW_EXPERIMENT_NAME", None)
+    return project, env
+
+
+def ml(project: Path, env: dict, *args: str) -> None:
+    result = run_ml(*args, "--params", "params.yaml", cwd=project, env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+
+
+def test_image_folder_trains_exports_and_scores(tmp_path: Path) -> None:
+    project, env = image_project(tmp_path, augment={"flip": True, "shift": 0.05})
+    ml(project, env, "prepare")
+    prepared = project / "data" / "prepared"
+    dataset = read_json(prepared / "dataset.json")
+    assert dataset["input_shape"] == [16, 16, 3]
+    assert not list(prepared.glob("*.npz"))  # the pixels stay in the image files
+    ml(project, env, "train")
+    train_metrics = read_json(project / "metrics" / "train.json")
+    assert train_metrics["epochs_run"] == 2
+    ml(project, env, "export")
+    export = read_json(project / "metrics" / "export.json")
+    assert export["verified"] is True
+    assert export["test_rows"] == dataset["rows"]["test"]
+    from ml.onnx_model import read_metadata
+
+    metadata = read_metadata(project / "models" / "model.onnx")
+    assert metadata["preprocessing"] == dataset["preprocessing"]
+    assert metadata["input_shape"] == ["batch", 16, 16, 3]
+    # The examples and the drift reference come from the shuffled splits, not one class.
+    assert set(metadata["examples"]["targets"]) == set(SHAPES)
+    assert metadata["reference"]["rows"] == dataset["rows"]["train"]
+    ml(project, env, "evaluate")
+    scores = read_json(project / "metrics" / "evaluate.json")
+    assert scores["test_rows"] == dataset["rows"]["test"]
+    # Three shapes in three colours: far above the 1/3 of guessing after two epochs.
+    assert scores["accuracy"] > 0.6, scores
+    assert set(scores["per_class"]) == set(SHAPES)
+    # evaluate decodes the images with Pillow: scoring loads neither TensorFlow nor Keras.
+    check = (
+        "import sys; from pathlib import Path; from ml.evaluate import evaluate; "
+        "evaluate(Path('models/model.onnx'), Path('data/prepared'), 8); "
+        "print(sorted({'tensorflow', 'keras'} & set(sys.modules)))"
+    )
+    env = dict(env, PYTHONPATH=str(REPO_ROOT))
+    assert run([sys.executable, "-c", check], cwd=project, env=env).stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    ("damage", "named"),
+    [
+        (
+            lambda root: (root / "cross" / "cross-004.png").write_bytes(b"\x89PNG broken"),
+            "cross/cross-004.png",
+        ),
+        (lambda root: (root / "square" / "readme.txt").write_text("hi"), "square/readme.txt"),
+        (lambda root: (root / "triangle").mkdir(), "triangle"),
+    ],
+    ids=["corrupt file", "non-image file", "empty class folder"],
+)
+def test_bad_image_folder_fails_prepare_naming_the_file(
+    tmp_path: Path, damage, named: str
+) -> None:
+    project, env = image_project(tmp_path)
+    damage(project / "data" / "raw" / "shapes")
+    result = run_ml("prepare", "--params", "params.yaml", cwd=project, env=env)
+    assert result.returncode == 1
+    assert named in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (project / "data" / "prepared").exists()
+    assert [p.name for p in (project / "data").iterdir()] == ["raw"]  # no temporary left
+
+
+def test_tune_refuses_an_image_folder_by_name(tmp_path: Path) -> None:
+    project, env = image_project(tmp_path)
+    ml(project, env, "prepare")
+    result = run_ml("tune", "--params", "params.yaml", cwd=project, env=env)
+    assert result.returncode == 1
+    assert "ml tune does not search over an image-folder source yet" in result.stderr
