@@ -32,8 +32,9 @@ def describe_model(head: RunResults) -> str:
     tune = head.tune or {}
     best = tune.get("best")
     if best:
-        noun = "candidates" if candidates_only(tune["trials"]) else "search trials"
-        text += f" · best of {len(tune['trials'])} {noun} (trial {best['number']})"
+        count = len(tune["trials"])
+        noun = "candidate" if candidates_only(tune["trials"]) else "search trial"
+        text += f" · best of {count} {noun}{'s' if count != 1 else ''} (trial {best['number']})"
     return text
 
 

@@ -107,6 +107,8 @@ def test_candidates_only_say_several_were_trained_and_the_best_kept() -> None:
     run = cases.classification_run(0.9, [8])
     run.tune = table
     assert describe_model(run).endswith(" · best of 4 candidates (trial 3)")
+    run.tune = table | {"trials": table["trials"][3:]}
+    assert describe_model(run).endswith(" · best of 1 candidate (trial 3)")
     table["trials"][2]["candidate"] = None  # one sampled trial: a search, not candidates
     assert tune_section(table)[0].startswith("### Architecture search: 4 trials")
 
