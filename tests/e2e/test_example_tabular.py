@@ -6,10 +6,7 @@ export verified against Keras, serve it and predict over loopback; editing the m
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import signal
-import subprocess
 import sys
 
 import httpx
@@ -20,7 +17,7 @@ import yaml
 
 from ml.io import load_split, read_json
 from tests.conftest import tool_env
-from tests.e2e.test_resume import wait_for_epoch
+from tests.e2e.test_resume import repro_killed_after_epoch
 from tests.helpers import run
 from tests.paths import REPO_ROOT
 from tests.serving import running_service
@@ -54,21 +51,7 @@ def project(tmp_path_factory):
 def reproduced(project):
     """`dvc repro` killed with SIGKILL after a few epochs, then run again: it resumes."""
     repo, env = project
-    process = subprocess.Popen(
-        ["dvc", "repro"],
-        cwd=repo,
-        env=env,
-        start_new_session=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        killed_at = wait_for_epoch(
-            repo / "checkpoints/train/state.json", KILL_AFTER_EPOCH, process
-        )
-        os.killpg(process.pid, signal.SIGKILL)
-    finally:
-        process.wait(timeout=30)
+    killed_at = repro_killed_after_epoch(repo, env, KILL_AFTER_EPOCH)
     assert not (repo / "metrics/train.json").exists()
     result = run(["dvc", "repro"], repo, env)
     return repo, env, killed_at, result.stdout + result.stderr

@@ -37,12 +37,9 @@ def wait_for_epoch(state_file, epoch: int, process, timeout: float = 180) -> int
     raise AssertionError(f"training did not reach epoch {epoch} within {timeout} s")
 
 
-def test_kill_9_during_training_then_repro_resumes(tmp_path):
-    # Patience above the epoch count: the run must reach the end, not stop early.
-    params = tiny_params(epochs=EPOCHS, early_stopping={"monitor": "val_loss", "patience": 50})
-    repo, env = make_pipeline_repo(tmp_path / "repo", params)
-    state_file = repo / "checkpoints/train/state.json"
-    # Its own session, so the kill reaches dvc and the training process alike.
+def repro_killed_after_epoch(repo, env, epoch: int) -> int:
+    """`dvc repro` in `repo`, SIGKILLed once training has saved `epoch`; the epoch it reached.
+    Its own session, so the kill reaches dvc and the training process alike."""
     process = subprocess.Popen(
         ["dvc", "repro"],
         cwd=repo,
@@ -52,10 +49,18 @@ def test_kill_9_during_training_then_repro_resumes(tmp_path):
         stderr=subprocess.DEVNULL,
     )
     try:
-        killed_at = wait_for_epoch(state_file, KILL_AFTER_EPOCH, process)
+        killed_at = wait_for_epoch(repo / "checkpoints/train/state.json", epoch, process)
         os.killpg(process.pid, signal.SIGKILL)
     finally:
         process.wait(timeout=30)
+    return killed_at
+
+
+def test_kill_9_during_training_then_repro_resumes(tmp_path):
+    # Patience above the epoch count: the run must reach the end, not stop early.
+    params = tiny_params(epochs=EPOCHS, early_stopping={"monitor": "val_loss", "patience": 50})
+    repo, env = make_pipeline_repo(tmp_path / "repo", params)
+    killed_at = repro_killed_after_epoch(repo, env, KILL_AFTER_EPOCH)
     assert not (repo / "metrics/train.json").exists()
 
     result = run(["dvc", "repro"], repo, env)
