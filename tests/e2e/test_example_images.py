@@ -1,0 +1,151 @@
+"""examples/images, run as its README says: draw the image folder, `dvc repro` with the team's
+own CNN (models/net.py, a registered custom layer) streaming the images, kill -9 in the middle of
+training and resume, export verified against Keras on the whole test set, serve it and predict
+one of the images over loopback; editing the model file makes `train` stale, a new image
+`prepare`."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+
+import httpx
+import numpy as np
+import onnxruntime as ort
+import pytest
+import yaml
+
+from ml.data.images import Preprocessing, decode, read_manifest
+from ml.io import read_json
+from tests.conftest import tool_env
+from tests.e2e.test_resume import repro_killed_after_epoch
+from tests.helpers import run
+from tests.paths import REPO_ROOT
+from tests.serving import running_service
+
+pytestmark = pytest.mark.e2e
+
+EXAMPLE = REPO_ROOT / "examples/images"
+EPOCHS = 10  # 0.87 test accuracy measured by then (chance 0.33), well above the 0.6 asserted
+KILL_AFTER_EPOCH = 2
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    """The example as its own Git + DVC repository, the kit importable as if installed."""
+    repo = tmp_path_factory.mktemp("images") / "project"
+    shutil.copytree(EXAMPLE, repo, ignore=shutil.ignore_patterns("__pycache__", "data"))
+    env = tool_env(repo) | {"PYTHONPATH": str(REPO_ROOT)}
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    # Patience above the epoch count: the run must reach the end, not stop early.
+    params["train"] |= {"epochs": EPOCHS, "early_stopping": {"patience": 50}}
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    run(["git", "init", "-q", "-b", "main"], repo, env)
+    assert (repo / ".dvc/config").is_file()  # its own DVC project, apart from the kit's
+    run([sys.executable, "make_images.py"], repo, env)
+    run(["git", "add", "-A"], repo, env)
+    run(["git", "commit", "-q", "-m", "example"], repo, env)
+    return repo, env
+
+
+def test_the_image_folder_is_written_and_kept_out_of_git(project):
+    repo, env = project
+    files = sorted((repo / "data/raw/shapes").rglob("*.*"))
+    assert {path.parent.name for path in files} == {"circle", "square", "triangle"}
+    assert len(files) == 750
+    assert {path.suffix for path in files} == {".png", ".jpg"}
+    tracked = run(["git", "ls-files"], repo, env).stdout.split()
+    assert not [name for name in tracked if name.startswith("data/")]
+
+
+@pytest.fixture(scope="module")
+def reproduced(project):
+    """`dvc repro` killed with SIGKILL after a few epochs, then run again: it resumes."""
+    repo, env = project
+    killed_at = repro_killed_after_epoch(repo, env, KILL_AFTER_EPOCH)
+    assert not (repo / "metrics/train.json").exists()
+    result = run(["dvc", "repro"], repo, env)
+    return repo, env, killed_at, result.stdout + result.stderr
+
+
+def test_repro_resumes_the_own_cnn_after_kill_9(reproduced):
+    repo, _, killed_at, output = reproduced
+    train = read_json(repo / "metrics/train.json")
+    assert killed_at <= train["resumed_from_epoch"] < EPOCHS
+    assert f"Resuming training from epoch {train['resumed_from_epoch']}" in output
+    history = (repo / "plots/train/history.csv").read_text().splitlines()[1:]
+    assert [int(row.split(",")[0]) for row in history] == list(range(1, EPOCHS + 1))
+    assert not (repo / "checkpoints/train").exists()
+    dataset = read_json(repo / "data/prepared/dataset.json")
+    # prepare recorded the files, not their pixels: no arrays in data/prepared.
+    assert dataset["input_kind"] == "image" and dataset["input_shape"] == [32, 32, 3]
+    assert not list((repo / "data/prepared").glob("*.npz"))
+
+
+def test_the_own_cnn_is_evaluated_and_exported_with_parity(reproduced):
+    repo, _, _, _ = reproduced
+    rows = read_json(repo / "data/prepared/dataset.json")["rows"]
+    evaluate = read_json(repo / "metrics/evaluate.json")
+    # Three classes: chance is 1/3.
+    assert evaluate["task"] == "classification" and evaluate["accuracy"] > 0.6
+    assert evaluate["test_rows"] == rows["test"]
+    assert (repo / "plots/evaluate/confusion.csv").is_file()  # the task's plot, by default
+    export = read_json(repo / "metrics/export.json")
+    tolerance = yaml.safe_load((repo / "params.yaml").read_text())["export"]["tolerance"]
+    assert export["verified"] is True and export["label_flips"] == 0
+    assert export["test_rows"] == rows["test"]  # parity over the whole test set
+    assert export["max_scaled_diff"] <= tolerance
+
+
+def test_serve_and_predict_one_image_over_loopback(reproduced, tmp_path):
+    repo, _, _, _ = reproduced
+    model = repo / "models/model.onnx"
+    dataset = read_json(repo / "data/prepared/dataset.json")
+    labels = dataset["class_labels"]
+    paths, codes = read_manifest(repo / "data/prepared", "test", dataset)
+    preprocessing = Preprocessing.from_dataset(dataset)
+    session = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
+    # The first test image the exported model classifies right: one the service must too.
+    for path, code in zip(paths, codes, strict=True):
+        image = decode(repo / path, preprocessing)[None]
+        expected = session.run(None, {session.get_inputs()[0].name: image})[0]
+        if expected.argmax() == code:
+            break
+    else:
+        pytest.fail("the exported model classifies no test image right")
+    # The served name comes from the image folder (data/raw/shapes), as params.yaml sets none.
+    # The service runs from the kit's checkout: it gets the sections it reads.
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    serve_params = tmp_path / "serve.yaml"
+    serve_params.write_text(yaml.safe_dump({"prepare": params["prepare"]}))
+    with running_service(model, serve_params, tmp_path / "serve.log") as url:
+        response = httpx.post(
+            f"{url}/v1/models/shapes:predict", json={"instances": image.tolist()}, timeout=10
+        )
+        # An uploaded image through the service's page, in Chromium, belongs here once the
+        # service takes encoded images.
+    assert response.status_code == 200, response.text
+    (prediction,) = response.json()["predictions"]
+    np.testing.assert_allclose(
+        [prediction["probabilities"][label] for label in labels], expected[0], atol=1e-5
+    )
+    assert prediction["label"] == labels[code]
+
+
+def test_editing_the_model_file_or_the_images_makes_the_pipeline_stale(reproduced):
+    repo, env, _, _ = reproduced
+    assert "up to date" in run(["dvc", "status"], repo, env).stdout
+    net = repo / "models/net.py"
+    net.write_text(net.read_text().replace("[16, 32, 64]", "[8, 16, 32]"))
+    stale = json.loads(run(["dvc", "status", "--json"], repo, env).stdout)
+    # evaluate scores the exported model: it goes stale once export has written a new one.
+    assert {"train", "export"} <= set(stale)
+    assert "prepare" not in stale
+    assert any("models/net.py" in json.dumps(entry) for entry in stale["train"])
+    shutil.copy(
+        repo / "data/raw/shapes/circle/circle_0000.png",
+        repo / "data/raw/shapes/circle/circle_copy.png",
+    )
+    stale = json.loads(run(["dvc", "status", "--json"], repo, env).stdout)
+    assert "prepare" in stale
