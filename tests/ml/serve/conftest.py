@@ -1,5 +1,5 @@
 """Models for the serving tests (made once per session; the digits model is `digits_onnx` in
-tests/conftest.py) and a running digits service."""
+tests/conftest.py) and running digits and image services."""
 
 from __future__ import annotations
 
@@ -11,7 +11,10 @@ import pytest
 
 from ml.config import PrepareParams
 from ml.prepare import prepare
+from tests.image_folders import write_image_folder
 from tests.serving import linear_model, running_service, write_serve_params
+
+IMAGE_SIZE = [16, 16]  # height, width: what the image model takes
 
 
 @pytest.fixture(scope="session")
@@ -41,6 +44,24 @@ def tabular_onnx(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def image_folder(tmp_path_factory) -> Path:
+    """Circles, squares and crosses in three colours: PNG and JPEG files of varying sizes."""
+    return write_image_folder(tmp_path_factory.mktemp("images") / "shapes", per_class=12)
+
+
+@pytest.fixture(scope="session")
+def image_onnx(image_folder) -> Path:
+    """A classifier of 16 x 16 RGB images, trained on `image_folder` prepared by the real
+    `prepare`; its metadata records the decoding rule, as `ml export` writes it."""
+    root = image_folder.parent
+    params = PrepareParams(
+        source={"images": str(image_folder)}, image={"size": IMAGE_SIZE, "color_mode": "rgb"}
+    )
+    prepare(params, root / "prepared")
+    return linear_model(root / "prepared", root / "model.onnx")
+
+
+@pytest.fixture(scope="session")
 def regression_onnx(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("regression")
     prepare(PrepareParams(source={"bundled": "diabetes"}), root / "prepared")
@@ -53,4 +74,15 @@ def digits_service(digits_onnx, tmp_path_factory):
     root = tmp_path_factory.mktemp("service")
     params = write_serve_params(root / "params.yaml", max_batch_rows=64, max_body_bytes=1 << 20)
     with running_service(digits_onnx, params, root / "service.log") as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def image_service(image_onnx, tmp_path_factory):
+    """The image model served as `shapes` on loopback, shared by a module."""
+    root = tmp_path_factory.mktemp("image-service")
+    params = write_serve_params(
+        root / "params.yaml", model_name="shapes", max_batch_rows=8, max_body_bytes=1 << 20
+    )
+    with running_service(image_onnx, params, root / "service.log") as url:
         yield url
