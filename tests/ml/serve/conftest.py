@@ -1,5 +1,5 @@
-"""Models for the serving tests (made once per session; the digits model is `digits_onnx` in
-tests/conftest.py) and running digits and image services."""
+"""Models for the serving tests (made once per session; the digits and image models are
+`digits_onnx` and `image_onnx` in tests/conftest.py) and running digits and image services."""
 
 from __future__ import annotations
 
@@ -11,10 +11,7 @@ import pytest
 
 from ml.config import PrepareParams
 from ml.prepare import prepare
-from tests.image_folders import write_image_folder
 from tests.serving import linear_model, running_service, write_serve_params
-
-IMAGE_SIZE = [16, 16]  # height, width: what the image model takes
 
 
 @pytest.fixture(scope="session")
@@ -38,24 +35,6 @@ def tabular_onnx(tmp_path_factory) -> Path:
         target="plan",
         numeric_features=["age", "income"],
         categorical_features=["city"],
-    )
-    prepare(params, root / "prepared")
-    return linear_model(root / "prepared", root / "model.onnx")
-
-
-@pytest.fixture(scope="session")
-def image_folder(tmp_path_factory) -> Path:
-    """Circles, squares and crosses in three colours: PNG and JPEG files of varying sizes."""
-    return write_image_folder(tmp_path_factory.mktemp("images") / "shapes", per_class=12)
-
-
-@pytest.fixture(scope="session")
-def image_onnx(image_folder) -> Path:
-    """A classifier of 16 x 16 RGB images, trained on `image_folder` prepared by the real
-    `prepare`; its metadata records the decoding rule, as `ml export` writes it."""
-    root = image_folder.parent
-    params = PrepareParams(
-        source={"images": str(image_folder)}, image={"size": IMAGE_SIZE, "color_mode": "rgb"}
     )
     prepare(params, root / "prepared")
     return linear_model(root / "prepared", root / "model.onnx")
