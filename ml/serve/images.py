@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import math
 import struct
 import warnings
 import zlib
+from collections.abc import Iterator
 
 import numpy as np
 from PIL import Image
@@ -46,45 +48,62 @@ def pixel_limit(preprocessing: Preprocessing) -> int:
 
 def decode_rows(encoded: list[tuple[str, object]], preprocessing: Preprocessing) -> np.ndarray:
     """The input rows of `encoded`: (field, value) pairs, each value base64 text of a PNG or a
-    JPEG, named by `field` in any error (`instances[2].b64`, `inputs[0].data[1]`)."""
+    JPEG, named by `field` in any error (`instances[2].b64`, `inputs[0].data[1]`). Every
+    image's header is read and its size checked before any image is decoded."""
     limit = pixel_limit(preprocessing)
-    total = budget = IMAGES_PER_REQUEST_AT_LIMIT * limit
+    budget = IMAGES_PER_REQUEST_AT_LIMIT * limit
     rows = np.empty((len(encoded), *preprocessing.input_shape), dtype=np.float32)
-    for row, (where, text) in enumerate(encoded):
-        content = base64_content(text, where)
-        try:
-            with warnings.catch_warnings():
-                # Pillow warns, then refuses at twice its own limit; ours is lower and answers.
-                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-                image = images.open_image(content)
-            with image:
-                pixels = image.width * image.height
-                if pixels > limit:
-                    raise RequestError(
-                        413,
-                        f"{where}: the image is {image.width} x {image.height} pixels; this "
-                        f"model takes images of at most {limit} pixels (it resizes them to "
-                        f"{preprocessing.size[1]} x {preprocessing.size[0]})",
-                    )
-                budget -= pixels
-                if budget < 0:
-                    raise RequestError(
-                        413,
-                        f"{where}: the request's images exceed {total} pixels in all; send "
-                        "fewer or smaller images per request",
-                    )
+    with contextlib.ExitStack() as opened:
+        headers = []
+        for where, text in encoded:
+            content = base64_content(text, where)
+            image = opened.enter_context(opening(content, where))
+            pixels = image.width * image.height
+            if pixels > limit:
+                raise RequestError(
+                    413,
+                    f"{where}: the image is {image.width} x {image.height} pixels; this model "
+                    f"takes images of at most {limit} pixels (it resizes them to "
+                    f"{preprocessing.size[1]} x {preprocessing.size[0]})",
+                )
+            budget -= pixels
+            if budget < 0:
+                raise RequestError(
+                    413,
+                    f"{where}: the request's images exceed "
+                    f"{IMAGES_PER_REQUEST_AT_LIMIT * limit} pixels in all; send fewer or "
+                    "smaller images per request",
+                )
+            headers.append((where, image))
+        for row, (where, image) in enumerate(headers):
+            with failures(where):
                 rows[row] = images.to_input(image, preprocessing)
-        except Image.DecompressionBombError as exc:
-            raise RequestError(413, f"{where}: the image is too large to decode: {exc}") from None
-        except Image.UnidentifiedImageError:
-            raise RequestError(
-                400, f"{where} is not a PNG or JPEG image (send the file's bytes, base64-encoded)"
-            ) from None
-        except DECODE_ERRORS as exc:
-            raise RequestError(
-                400, f"{where}: the image cannot be decoded ({type(exc).__name__}: {exc})"
-            ) from None
     return rows
+
+
+def opening(content: bytes, where: str) -> Image.Image:
+    """The image in `content`, its header read (a context manager, as Pillow's images are)."""
+    with failures(where), warnings.catch_warnings():
+        # Pillow warns, then refuses at twice its own limit; ours is lower and answers.
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        return images.open_image(content)
+
+
+@contextlib.contextmanager
+def failures(where: str) -> Iterator[None]:
+    """Pillow's errors for what a request holds, as the client's errors naming the field."""
+    try:
+        yield
+    except Image.DecompressionBombError as exc:
+        raise RequestError(413, f"{where}: the image is too large to decode: {exc}") from None
+    except Image.UnidentifiedImageError:
+        raise RequestError(
+            400, f"{where} is not a PNG or JPEG image (send the file's bytes, base64-encoded)"
+        ) from None
+    except DECODE_ERRORS as exc:
+        raise RequestError(
+            400, f"{where}: the image cannot be decoded ({type(exc).__name__}: {exc})"
+        ) from None
 
 
 def base64_content(text: object, where: str) -> bytes:

@@ -111,10 +111,14 @@ def v2_rows(payload: object, model: LoadedModel, max_rows: int) -> np.ndarray:
         )
     datatype = tensor.get("datatype")
     if datatype not in NUMERIC_DATATYPES:
+        if datatype == "BYTES" and model.preprocessing is not None:
+            return v2_images(tensor, model.preprocessing, max_rows)
+        hint = ""
         if datatype == "BYTES":
-            return v2_images(tensor, model, max_rows)
-        accepted = "'FP32' (or 'BYTES' for encoded images)" if model.preprocessing else "'FP32'"
-        raise RequestError(400, f"inputs[0].datatype {datatype!r} is not numeric; send {accepted}")
+            hint = " (encoded images work for models trained on image files only)"
+        raise RequestError(
+            400, f"inputs[0].datatype {datatype!r} is not numeric; send 'FP32'{hint}"
+        )
     shape = tensor.get("shape")
     if type(shape) is not list or set(map(type, shape)) != {int}:  # 8.0 and true are no sizes
         raise RequestError(
@@ -134,10 +138,9 @@ def v2_rows(payload: object, model: LoadedModel, max_rows: int) -> np.ndarray:
     return finite(rows.reshape(shape), "inputs[0].data")
 
 
-def v2_images(tensor: dict, model: LoadedModel, max_rows: int) -> np.ndarray:
+def v2_images(tensor: dict, preprocessing: Preprocessing, max_rows: int) -> np.ndarray:
     """The rows of a BYTES tensor: shape [N] (or [N, 1]), `data` N base64 PNG or JPEG files,
     flat or nested one per row, for a model trained on image files."""
-    preprocessing = image_preprocessing(model, "inputs[0].datatype 'BYTES'")
     shape = tensor.get("shape")
     if type(shape) is not list or set(map(type, shape)) != {int} or shape[1:] not in ([], [1]):
         raise RequestError(
@@ -212,6 +215,7 @@ def v1_rows(payload: object, model: LoadedModel, max_rows: int, named=None) -> n
             raise RequestError(400, "'instances' mixes objects and lists; send one kind")
         if "b64" in instances[0] or (named is None and model.preprocessing is not None):
             return v1_images(instances, model)
+        if named is None:
             raise RequestError(
                 400,
                 "named features work for tabular models only; send each instance as a "
