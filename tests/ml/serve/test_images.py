@@ -9,6 +9,8 @@ import base64
 import io
 import re
 import struct
+import subprocess
+import sys
 import zlib
 from pathlib import Path
 
@@ -20,6 +22,7 @@ from ml.data import images
 from ml.serve.images import IMAGES_PER_REQUEST_AT_LIMIT, MIN_PIXEL_LIMIT, decode_rows, pixel_limit
 from ml.serve.model import LoadedModel, load
 from ml.serve.validation import RequestError, v1_rows, v2_rows
+from tests.paths import REPO_ROOT
 from tests.serving import rejected
 
 MAX_ROWS = 8
@@ -243,3 +246,18 @@ def test_damaged_files_give_a_row_or_a_client_error_never_anything_else(model, f
             else:
                 assert rows.shape == (1, 16, 16, 3)
                 assert np.isfinite(rows).all()
+
+
+def test_decoding_images_loads_neither_tensorflow_nor_keras(image_onnx, files):
+    check = (
+        "import base64, sys; from ml.serve.model import load; "
+        "from ml.serve.validation import v1_rows; "
+        f"content = open({str(files[0])!r}, 'rb').read(); "
+        f"v1_rows({{'instances': [{{'b64': base64.b64encode(content).decode()}}]}}, "
+        f"load({str(image_onnx)!r}), 8); "
+        "print(sorted({'tensorflow', 'keras', 'PIL'} & set(sys.modules)))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", check], cwd=REPO_ROOT, capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "['PIL']"

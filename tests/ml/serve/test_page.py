@@ -11,8 +11,12 @@ from pathlib import Path
 import httpx
 import pytest
 
+from ml.config import PrepareParams
+from ml.prepare import prepare
+from ml.serve.model import load
+from ml.serve.page import page_config
 from tests.paths import REPO_ROOT
-from tests.serving import running_service, write_serve_params
+from tests.serving import linear_model, running_service, write_serve_params
 
 pytestmark = pytest.mark.e2e
 
@@ -171,3 +175,26 @@ DROP = """(content) => {
   zone.dispatchEvent(new DragEvent("dragover", options));
   zone.dispatchEvent(new DragEvent("drop", options));
 }"""
+
+
+@pytest.mark.parametrize(
+    ("size", "grid"), [([16, 16], True), ([40, 40], False)], ids=["tiny", "larger"]
+)
+def test_grayscale_image_models_get_an_upload_and_tiny_ones_a_grid(
+    image_folder, tmp_path, size, grid
+):
+    """Which inputs the page offers, from the metadata (no browser needed)."""
+    params = PrepareParams(
+        source={"images": str(image_folder)}, image={"size": size, "color_mode": "grayscale"}
+    )
+    prepare(params, tmp_path / "prepared")
+    model = load(linear_model(tmp_path / "prepared", tmp_path / "model.onnx"))
+    config = page_config(model, "shapes")
+    assert (config["grid"], config["upload"], config["features"]) == (grid, True, None)
+    assert config["examples"]  # the held-out test images (6 of 36), their pixels flat
+    assert len(config["examples"][0]["input"]) == size[0] * size[1]
+
+
+def test_the_bundled_digits_get_a_grid_and_no_upload(digits_onnx):
+    config = page_config(load(digits_onnx), "digits")
+    assert (config["grid"], config["upload"], config["features"]) == (True, False, None)
