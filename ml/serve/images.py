@@ -7,8 +7,8 @@ numpy only.
 
 Decoding is bounded before it starts: the header gives the image's size, and an image larger
 than the model's pixel limit, or a request whose images add up to more than a few of those, is
-refused (413) without decoding its pixels, whatever its (compressed) size in the body. A PNG of a
-blank 100 000 x 100 000 page is a few hundred kilobytes.
+refused (413) without decoding its pixels, whatever its (compressed) size in the body: PNG packs
+a blank page about a thousandfold, so a body of kilobytes can declare hundreds of megapixels.
 """
 
 from __future__ import annotations
