@@ -1,4 +1,4 @@
-# The serving image: `python -m ml.serve` with onnxruntime and the web stack pinned in
+# The serving image: `python -m ml.serve` with onnxruntime, Pillow and the web stack pinned in
 # requirements/serve.txt; no TensorFlow, Keras, pandas or MLflow. The model is not baked in:
 # mount it and pass --model (the docker and kserve deploy targets do).
 #
@@ -29,6 +29,7 @@ COPY --from=build /opt/venv /opt/venv
 WORKDIR /app
 COPY ml/__init__.py ml/errors.py ml/dotted.py ml/datasets.py ml/config.py ml/model_reference.py \
     ml/options.py ml/
+COPY ml/data/__init__.py ml/data/images.py ml/data/
 COPY ml/serve ml/serve
 # Byte-compiled once here: workers start faster, and nothing is written at run time.
 RUN python3 -m compileall -q ml \

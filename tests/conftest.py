@@ -1,6 +1,6 @@
 """Shared fixtures: a tiny configuration, a real Git + DVC repository holding the kit, the
-prepared digits data and its ONNX model, an MLflow store, and the fake GitHub API. Helpers that
-are not fixtures live in tests/helpers.py."""
+prepared digits data and its ONNX model, an image folder and its ONNX model, an MLflow store,
+and the fake GitHub API. Helpers that are not fixtures live in tests/helpers.py."""
 
 from __future__ import annotations
 
@@ -100,6 +100,30 @@ def digits_onnx(prepared_digits, tmp_path_factory) -> Path:
     from tests.serving import linear_model
 
     return linear_model(prepared_digits, tmp_path_factory.mktemp("digits") / "model.onnx")
+
+
+@pytest.fixture(scope="session")
+def image_folder(tmp_path_factory) -> Path:
+    """Circles, squares and crosses in three colours: PNG and JPEG files of varying sizes."""
+    from tests.image_folders import write_image_folder
+
+    return write_image_folder(tmp_path_factory.mktemp("images") / "shapes", per_class=12)
+
+
+@pytest.fixture(scope="session")
+def image_onnx(image_folder) -> Path:
+    """A classifier of 16 x 16 RGB images, trained on `image_folder` prepared by the real
+    `prepare`; its metadata records the decoding rule, as `ml export` writes it."""
+    from ml.config import PrepareParams
+    from ml.prepare import prepare
+    from tests.serving import linear_model
+
+    root = image_folder.parent
+    params = PrepareParams(
+        source={"images": str(image_folder)}, image={"size": [16, 16], "color_mode": "rgb"}
+    )
+    prepare(params, root / "prepared")
+    return linear_model(root / "prepared", root / "model.onnx")
 
 
 @pytest.fixture

@@ -35,12 +35,18 @@ def linear_model(prepared: Path, path: Path, *, weight_scale: float = 1.0) -> Pa
     """Fit a linear model on a prepared split and write it as ONNX with export's metadata.
     weight_scale=0 gives a model that predicts the same class for every row (a bad model)."""
     dataset = read_json(prepared / "dataset.json")
-    x_train, y_train = load_split(prepared, "train")
+    x_train, y_train = decoded_split(prepared, "train")
     weights, bias = ridge_fit(x_train.reshape(len(x_train), -1), y_train, dataset)
     write_linear_onnx(path, dataset, weights * weight_scale, bias * weight_scale)
-    x_test, y_test = load_split(prepared, "test")
+    x_test, y_test = decoded_split(prepared, "test")
     onnx_model.finalize(path, output_name(dataset), metadata(dataset, x_train, x_test, y_test))
     return path
+
+
+def decoded_split(prepared: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
+    """A prepared split as arrays: an image folder's files decoded (ml.data.images)."""
+    x, y = load_split(prepared, split)
+    return np.asarray(x[:]), y
 
 
 def ridge_fit(x: np.ndarray, y: np.ndarray, dataset: dict) -> tuple[np.ndarray, np.ndarray]:
@@ -107,6 +113,7 @@ def metadata(dataset: dict, x_train, x_test, y_test) -> dict:
         "target": dataset["target"],
         "feature_names": dataset["feature_names"],
         "encoding": dataset["encoding"],
+        "preprocessing": dataset.get("preprocessing"),
         "params_hash": "0" * 16,
         "git_commit": None,
         "versions": {},

@@ -6,19 +6,25 @@ with `decode`, so all of them apply one rule, the one dataset.json's `preprocess
 convert to the colour mode, resize to `size` (height, width) with bilinear filtering whatever the
 file's own size (the aspect ratio is not kept), scale the pixels from 0..255 to 0..1.
 
-Pillow only: evaluate and the service decode images without TensorFlow.
+Pillow only: evaluate and the service (ml/serve/images.py, images sent in requests) decode
+images without TensorFlow, with this module's `decode`.
 """
 
 from __future__ import annotations
 
 import csv
 import hashlib
+import io
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
 
 from ml.errors import UserError
+
+if TYPE_CHECKING:
+    import PIL.Image
 
 SUFFIXES = (".png", ".jpg", ".jpeg")
 FORMATS = ("PNG", "JPEG")  # what the files must hold, whatever their suffix says
@@ -58,13 +64,30 @@ class Preprocessing:
         return cls((height, width), recorded["color_mode"])
 
 
-def decode(path: Path, preprocessing: Preprocessing) -> np.ndarray:
-    """One image file as a float32 array of `preprocessing.input_shape`, pixels in 0..1."""
+def decode(source: Path | bytes | BinaryIO, preprocessing: Preprocessing) -> np.ndarray:
+    """One image (a file's path, its bytes or a binary file object) as a float32 array of
+    `preprocessing.input_shape`, pixels in 0..1."""
+    with open_image(source) as image:
+        return to_input(image, preprocessing)
+
+
+def open_image(source: Path | bytes | BinaryIO) -> PIL.Image.Image:
+    """The image, opened as PNG or JPEG only (Pillow's other decoders are never tried on what
+    a file or a request holds); only its header is read, so its size can be checked before its
+    pixels are decoded. A context manager, as Pillow's images are."""
+    from PIL import Image
+
+    if isinstance(source, bytes | bytearray):
+        source = io.BytesIO(source)
+    return Image.open(source, formats=FORMATS)
+
+
+def to_input(image: PIL.Image.Image, preprocessing: Preprocessing) -> np.ndarray:
+    """The decoding rule: colour mode, bilinear resize to `size`, pixels scaled to 0..1."""
     from PIL import Image
 
     height, width = preprocessing.size
-    with Image.open(path) as image:
-        converted = image.convert(PIL_MODES[preprocessing.color_mode])
+    converted = image.convert(PIL_MODES[preprocessing.color_mode])
     resized = converted.resize((width, height), Image.Resampling.BILINEAR)
     pixels = np.asarray(resized, dtype=np.float32) / PIXEL_MAX
     return pixels.reshape(preprocessing.input_shape)

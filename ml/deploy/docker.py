@@ -40,6 +40,8 @@ IMAGE_INPUTS: tuple[str, ...] = (
     "ml/config.py",
     "ml/model_reference.py",
     "ml/options.py",
+    "ml/data/__init__.py",
+    "ml/data/images.py",  # the decoding rule of images sent to the service
     "ml/serve",
 )
 CONTAINER_PORT = 8080

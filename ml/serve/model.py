@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ml.data.images import Preprocessing
 from ml.errors import UserError
 
 if TYPE_CHECKING:
@@ -78,6 +79,13 @@ class LoadedModel:
         if self.metadata.get("input_kind") != "tabular":
             return None
         return self.metadata.get("encoding")
+
+    @functools.cached_property
+    def preprocessing(self) -> Preprocessing | None:
+        """How an encoded image becomes the input row (models trained on image files only)."""
+        if self.metadata.get("input_kind") != "image" or not self.metadata.get("preprocessing"):
+            return None
+        return Preprocessing.from_dataset(self.metadata)
 
     def predict(self, rows: np.ndarray) -> np.ndarray:
         outputs: list[np.ndarray] = self.session.run([self.output_name], {self.input_name: rows})
@@ -145,6 +153,23 @@ def read_metadata(session: ort.InferenceSession, path: Path) -> dict:
     return metadata
 
 
+def check_preprocessing(model: LoadedModel) -> None:
+    """An image model's decoding rule makes rows of its input shape."""
+    try:
+        preprocessing = model.preprocessing
+        shape = preprocessing.input_shape if preprocessing else None
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModelLoadError(
+            f"{model.path}: metadata preprocessing {model.metadata.get('preprocessing')!r} is "
+            f"not a decoding rule ({type(exc).__name__}: {exc})"
+        ) from None
+    if shape is not None and shape != model.row_shape:
+        raise ModelLoadError(
+            f"{model.path}: metadata preprocessing makes images of shape {list(shape)}, but the "
+            f"model takes {list(model.row_shape)}"
+        )
+
+
 def verify(model: LoadedModel) -> None:
     """The graph matches its metadata and answers a probe batch with finite numbers."""
     where = model.path
@@ -165,6 +190,7 @@ def verify(model: LoadedModel) -> None:
             f"{where}: graph input shape {inputs[0].shape} does not match the metadata's "
             f"{model.metadata['input_shape']}"
         )
+    check_preprocessing(model)
     examples = model.metadata.get("examples", {}).get("inputs") or []
     probe = np.asarray(examples[:2], dtype=np.float32) if examples else None
     if probe is None or probe.shape[1:] != model.row_shape:

@@ -30,7 +30,12 @@ V2_REQUEST = {
                     "shape": {"type": "array", "items": {"type": "integer"}},
                     "datatype": {"type": "string", "enum": DATATYPES},
                     "parameters": {"type": "object"},
-                    "data": {"type": "array", "description": "Row-major values, flat or nested."},
+                    "data": {
+                        "type": "array",
+                        "description": "Row-major values, flat or nested. With datatype BYTES "
+                        "(models trained on image files): shape [N] and N PNG or JPEG files, "
+                        "each base64 text, decoded and resized as in training.",
+                    },
                 },
             },
         },
@@ -45,6 +50,14 @@ V2_REQUEST = {
     },
 }
 
+IMAGE_INSTANCE = {
+    "type": "object",
+    "description": "An encoded image (image models): a PNG or JPEG file, base64.",
+    "required": ["b64"],
+    "properties": {"b64": {"type": "string", "contentEncoding": "base64"}},
+    "additionalProperties": False,
+}
+
 V1_REQUEST = {
     "type": "object",
     "required": ["instances"],
@@ -52,9 +65,10 @@ V1_REQUEST = {
         "instances": {
             "type": "array",
             "minItems": 1,
-            "description": "Rows shaped like the model input (or flat), or, for tabular models, "
-            "objects of named features.",
-            "items": {"anyOf": [{"type": "array"}, {"type": "object"}]},
+            "description": "Rows shaped like the model input (or flat); for tabular models, "
+            "objects of named features; for models trained on image files, PNG or JPEG files "
+            'as {"b64": "<base64>"}, decoded and resized as in training.',
+            "items": {"anyOf": [{"type": "array"}, IMAGE_INSTANCE, {"type": "object"}]},
         }
     },
 }
@@ -65,9 +79,19 @@ def operation(summary: str, request_schema: dict, path_parameters: tuple[str, ..
     answers = {
         str(status): {"description": text, "content": {"application/json": {"schema": ERROR}}}
         for status, text in (
-            (400, "Malformed request: invalid JSON, wrong shape, type or value."),
+            (
+                400,
+                "Malformed request: invalid JSON, wrong shape, type or value; an encoded image "
+                "that is not base64, not a PNG or JPEG, or cannot be decoded; an image sent to "
+                "a model not trained on image files.",
+            ),
             (404, "No such model or version."),
-            (413, "Body or batch larger than the configured limits."),
+            (
+                413,
+                "Body or batch larger than the configured limits, or an encoded image with "
+                "more pixels than the model's limit (at least 4096 x 4096, or 8 times its "
+                "input size per side).",
+            ),
             (415, "Body is not application/json."),
         )
     }

@@ -1,6 +1,8 @@
-"""GET /: the web client, built from the model's metadata. Image models get a drawing grid,
-tabular models a form of their named features; both call the service's own v1 predict endpoint
-and show the prediction with its probabilities. Everything is inline: the page works offline."""
+"""GET /: the web client, built from the model's metadata. Models trained on image files take an
+uploaded or dropped PNG or JPEG (sent as v1 {"b64": ...}); tiny grayscale image models also get
+a drawing grid; tabular models a form of their named features. All call the service's own v1
+predict endpoint and show the prediction with its probabilities. Everything is inline: the page
+works offline."""
 
 from __future__ import annotations
 
@@ -14,6 +16,8 @@ import numpy as np
 from ml.serve.model import LoadedModel
 
 EXAMPLES_ON_PAGE = 10
+GRID_MAX_SIDE = 28  # a drawing grid for tiny grayscale images (8 x 8 digits, 28 x 28 MNIST)
+EXAMPLE_MAX_SIZE = 64 * 64 * 3  # examples larger than this would make the page megabytes
 
 
 @functools.cache
@@ -31,19 +35,25 @@ def render(model: LoadedModel, name: str) -> bytes:
 
 def page_config(model: LoadedModel, name: str) -> dict:
     shape = model.row_shape
-    grid = model.metadata.get("input_kind") == "image" and (
-        len(shape) == 2 or (len(shape) == 3 and shape[2] == 1)
+    grid = (
+        model.metadata.get("input_kind") == "image"
+        and (len(shape) == 2 or (len(shape) == 3 and shape[2] == 1))
+        and max(shape[:2]) <= GRID_MAX_SIDE
     )
-    features, named = (None, False) if grid else form_fields(model)
+    upload = model.preprocessing is not None
+    features, named = (None, False) if grid or upload else form_fields(model)
+    examples = page_examples(model, features, named) if model.row_size <= EXAMPLE_MAX_SIZE else []
     return {
         "name": name,
         "version": model.version,
         "task": model.task,
         "target": model.metadata.get("target"),
         "row_shape": list(shape),
+        "grid": grid,
+        "upload": upload,
         "features": features,
         "named": named,
-        "examples": page_examples(model, features, named),
+        "examples": examples,
         "predict_url": f"/v1/models/{name}:predict",
     }
 

@@ -42,6 +42,9 @@ def model_metadata(model: LoadedModel, name: str) -> dict:
             "class_labels": model.class_labels,
             "feature_names": metadata.get("feature_names"),
             "named_features": named_feature_names(model),
+            # Image models also take encoded PNG/JPEG files (v1 {"b64": ...}, v2 BYTES),
+            # decoded by this rule.
+            "preprocessing": metadata.get("preprocessing"),
             "sha256": model.sha256,
             "params_hash": metadata.get("params_hash"),
             "git_commit": metadata.get("git_commit"),

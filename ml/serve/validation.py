@@ -9,6 +9,7 @@ import math
 import numpy as np
 import orjson
 
+from ml.data.images import Preprocessing
 from ml.serve.model import LoadedModel
 
 NUMERIC_DATATYPES = frozenset(
@@ -110,7 +111,14 @@ def v2_rows(payload: object, model: LoadedModel, max_rows: int) -> np.ndarray:
         )
     datatype = tensor.get("datatype")
     if datatype not in NUMERIC_DATATYPES:
-        raise RequestError(400, f"inputs[0].datatype {datatype!r} is not numeric; send 'FP32'")
+        if datatype == "BYTES" and model.preprocessing is not None:
+            return v2_images(tensor, model.preprocessing, max_rows)
+        hint = ""
+        if datatype == "BYTES":
+            hint = " (encoded images work for models trained on image files only)"
+        raise RequestError(
+            400, f"inputs[0].datatype {datatype!r} is not numeric; send 'FP32'{hint}"
+        )
     shape = tensor.get("shape")
     if type(shape) is not list or set(map(type, shape)) != {int}:  # 8.0 and true are no sizes
         raise RequestError(
@@ -130,6 +138,64 @@ def v2_rows(payload: object, model: LoadedModel, max_rows: int) -> np.ndarray:
     return finite(rows.reshape(shape), "inputs[0].data")
 
 
+def v2_images(tensor: dict, preprocessing: Preprocessing, max_rows: int) -> np.ndarray:
+    """The rows of a BYTES tensor: shape [N] (or [N, 1]), `data` N base64 PNG or JPEG files,
+    flat or nested one per row, for a model trained on image files."""
+    shape = tensor.get("shape")
+    if type(shape) is not list or set(map(type, shape)) != {int} or shape[1:] not in ([], [1]):
+        raise RequestError(
+            400, f"inputs[0].shape must be [N] for N encoded images (datatype BYTES), got {shape}"
+        )
+    check_batch(shape[0], max_rows, "inputs[0].shape[0]")
+    data = tensor.get("data")
+    if not isinstance(data, list):
+        raise RequestError(
+            400, f"inputs[0].data must be a list of base64 images, got {json_type(data)}"
+        )
+    flat = [value for item in data for value in (item if isinstance(item, list) else [item])]
+    if len(flat) != shape[0]:
+        raise RequestError(
+            400, f"inputs[0].data holds {len(flat)} images but shape {shape} needs {shape[0]}"
+        )
+    from ml.serve import images  # Pillow: loaded with the first image a worker decodes
+
+    return images.decode_rows(
+        [(f"inputs[0].data[{index}]", value) for index, value in enumerate(flat)], preprocessing
+    )
+
+
+def v1_images(instances: list[dict], model: LoadedModel) -> np.ndarray:
+    """The rows of {"b64": "<base64 PNG or JPEG>"} instances, for a model trained on images."""
+    preprocessing = image_preprocessing(model, "instances[0].b64")
+    encoded = []
+    for index, instance in enumerate(instances):
+        if instance.keys() != {"b64"}:
+            raise RequestError(
+                400,
+                f'instances[{index}] must be {{"b64": "<base64 PNG or JPEG>"}} (an image '
+                f"file, base64-encoded) or a list shaped {list(model.row_shape)}; got the keys "
+                f"{sorted(map(str, instance))}",
+            )
+        encoded.append((f"instances[{index}].b64", instance["b64"]))
+    from ml.serve import images  # Pillow: loaded with the first image a worker decodes
+
+    return images.decode_rows(encoded, preprocessing)
+
+
+def image_preprocessing(model: LoadedModel, where: str) -> Preprocessing:
+    """The model's decoding rule for encoded images; a model without one refuses them."""
+    if model.preprocessing is None:
+        takes = f"rows shaped {list(model.row_shape)}"
+        if model.encoding:
+            takes = "named features or rows of numbers"
+        raise RequestError(
+            400,
+            f"{where}: encoded images work for models trained on image files; this model takes "
+            f"{takes}",
+        )
+    return model.preprocessing
+
+
 def expected_shape(model: LoadedModel) -> str:
     return f"[batch, {', '.join(map(str, model.row_shape))}]"
 
@@ -147,6 +213,8 @@ def v1_rows(payload: object, model: LoadedModel, max_rows: int, named=None) -> n
     if any(objects):
         if not all(objects):
             raise RequestError(400, "'instances' mixes objects and lists; send one kind")
+        if "b64" in instances[0] or (named is None and model.preprocessing is not None):
+            return v1_images(instances, model)
         if named is None:
             raise RequestError(
                 400,

@@ -4,14 +4,19 @@ verified against Keras on decoded test images and scored by evaluate without Ten
 
 from __future__ import annotations
 
+import base64
 import os
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
+from ml.data.images import Preprocessing, decode_all, read_manifest
 from ml.io import read_json
+from ml.serve.model import load
+from ml.serve.validation import v1_rows
 from tests.conftest import tiny_params
 from tests.helpers import run, run_ml
 from tests.image_folders import SHAPES, write_image_folder
@@ -73,6 +78,13 @@ def test_image_folder_trains_exports_and_scores(tmp_path: Path) -> None:
     )
     env = dict(env, PYTHONPATH=str(REPO_ROOT))
     assert run([sys.executable, "-c", check], cwd=project, env=env).stdout.strip() == "[]"
+    # The service decodes the same files, sent as base64, to the rows export verified on.
+    served = load(project / "models" / "model.onnx")
+    files = [project / path for path in read_manifest(prepared, "test", dataset)[0][:6]]
+    request = {"instances": [{"b64": base64.b64encode(p.read_bytes()).decode()} for p in files]}
+    rows = v1_rows(request, served, 64)
+    assert served.preprocessing == Preprocessing.from_dataset(dataset)
+    np.testing.assert_array_equal(rows, decode_all(files, Preprocessing.from_dataset(dataset)))
 
 
 @pytest.mark.parametrize(

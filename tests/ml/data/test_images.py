@@ -88,3 +88,19 @@ def test_preprocessing_round_trips_through_dataset_json() -> None:
     rule = Preprocessing((24, 32), "grayscale")
     assert Preprocessing.from_dataset({"preprocessing": rule.describe()}) == rule
     assert rule.input_shape == (24, 32, 1)
+
+
+def test_decode_reads_a_path_bytes_or_a_file_object_alike(tmp_path: Path) -> None:
+    root = write_image_folder(tmp_path / "shapes", per_class=2)
+    rule = Preprocessing((12, 16), "rgb")
+    for path in sorted(root.glob("*/*")):  # PNG and JPEG files
+        expected = images.decode(path, rule)
+        np.testing.assert_array_equal(images.decode(path.read_bytes(), rule), expected)
+        with path.open("rb") as handle:
+            np.testing.assert_array_equal(images.decode(handle, rule), expected)
+
+
+def test_decode_tries_no_decoder_but_png_and_jpeg(tmp_path: Path) -> None:
+    Image.new("RGB", (8, 8)).save(tmp_path / "image.gif", format="GIF")
+    with pytest.raises(Image.UnidentifiedImageError):
+        images.decode(tmp_path / "image.gif", Preprocessing((8, 8), "rgb"))

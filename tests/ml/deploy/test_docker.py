@@ -9,6 +9,7 @@ target fails with a clear message."""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
@@ -73,12 +74,13 @@ def test_the_build_context_holds_every_file_the_image_copies(builder):
     assert missing_from_context(REPO_ROOT, DOCKERFILE, builder) == []
 
 
-def test_the_files_the_image_copies_are_enough_to_serve(digits_onnx, tmp_path):
+def test_the_files_the_image_copies_are_enough_to_serve(image_onnx, image_folder, tmp_path):
     copy_into_image(REPO_ROOT, DOCKERFILE, tmp_path / "image")
     app = tmp_path / "image/app"  # the image's WORKDIR
     assert sorted(p.name for p in (app / "ml").iterdir()) == [
         "__init__.py",
         "config.py",
+        "data",
         "datasets.py",
         "dotted.py",
         "errors.py",
@@ -86,10 +88,11 @@ def test_the_files_the_image_copies_are_enough_to_serve(digits_onnx, tmp_path):
         "options.py",
         "serve",
     ]
+    assert sorted(p.name for p in (app / "ml" / "data").iterdir()) == ["__init__.py", "images.py"]
     assert not list(app.rglob("__pycache__"))
     port = free_port()
     process = subprocess.Popen(
-        [*run_module_command("ml.serve"), "--model", str(digits_onnx), "--port", str(port)],
+        [*run_module_command("ml.serve"), "--model", str(image_onnx), "--port", str(port)],
         cwd=app,  # `ml` comes from this copy only, not from the repository
         env=os.environ | {"PYTHONPATH": str(app)},
         stdout=subprocess.DEVNULL,
@@ -98,6 +101,14 @@ def test_the_files_the_image_copies_are_enough_to_serve(digits_onnx, tmp_path):
     try:
         wait_ready(f"http://127.0.0.1:{port}", process=process)
         assert httpx.get(f"http://127.0.0.1:{port}/").status_code == 200
+        # An encoded image, decoded by ml/data/images.py as the image copies it.
+        png = next(image_folder.glob("circle/*.png")).read_bytes()
+        answer = httpx.post(
+            f"http://127.0.0.1:{port}/v1/models/model:predict",  # named after the file
+            json={"instances": [{"b64": base64.b64encode(png).decode()}]},
+        )
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["predictions"][0]["label"] == "circle"
     finally:
         process.terminate()
         process.wait(20)

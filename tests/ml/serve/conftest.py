@@ -1,5 +1,5 @@
-"""Models for the serving tests (made once per session; the digits model is `digits_onnx` in
-tests/conftest.py) and a running digits service."""
+"""Models for the serving tests (made once per session; the digits and image models are
+`digits_onnx` and `image_onnx` in tests/conftest.py) and running digits and image services."""
 
 from __future__ import annotations
 
@@ -53,4 +53,15 @@ def digits_service(digits_onnx, tmp_path_factory):
     root = tmp_path_factory.mktemp("service")
     params = write_serve_params(root / "params.yaml", max_batch_rows=64, max_body_bytes=1 << 20)
     with running_service(digits_onnx, params, root / "service.log") as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def image_service(image_onnx, tmp_path_factory):
+    """The image model served as `shapes` on loopback, shared by a module."""
+    root = tmp_path_factory.mktemp("image-service")
+    params = write_serve_params(
+        root / "params.yaml", model_name="shapes", max_batch_rows=8, max_body_bytes=1 << 20
+    )
+    with running_service(image_onnx, params, root / "service.log") as url:
         yield url

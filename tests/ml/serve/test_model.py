@@ -9,6 +9,7 @@ import numpy as np
 import onnx
 import pytest
 
+from ml.data.images import Preprocessing
 from ml.serve.model import ModelLoadError, load, session_options
 from tests.serving import write_linear_onnx
 
@@ -85,3 +86,16 @@ def test_a_model_answering_nan_is_refused(digits_onnx, tmp_path):
     onnx.save(model, str(tmp_path / "nan.onnx"))
     with pytest.raises(ModelLoadError, match="returns NaN or infinity for a probe batch"):
         load(tmp_path / "nan.onnx")
+
+
+def test_an_image_models_decoding_rule_must_make_its_input(image_onnx, tmp_path):
+    model = load(image_onnx)
+    assert model.preprocessing == Preprocessing((16, 16), "rgb")
+    gray = '{"size": [16, 16], "color_mode": "grayscale"}'
+    wrong_mode = with_metadata(image_onnx, tmp_path / "a.onnx", preprocessing=gray)
+    with pytest.raises(ModelLoadError, match=r"makes images of shape \[16, 16, 1\], but"):
+        load(wrong_mode)
+    unknown = '{"size": [16, 16], "color_mode": "cmyk"}'
+    broken = with_metadata(image_onnx, tmp_path / "b.onnx", preprocessing=unknown)
+    with pytest.raises(ModelLoadError, match=r"preprocessing .* is not a decoding rule"):
+        load(broken)

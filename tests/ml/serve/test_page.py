@@ -3,14 +3,20 @@ service. Screenshots are kept in test-artifacts/ for a person to look at."""
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 from pathlib import Path
 
+import httpx
 import pytest
 
+from ml.config import PrepareParams
+from ml.prepare import prepare
+from ml.serve.model import load
+from ml.serve.page import page_config
 from tests.paths import REPO_ROOT
-from tests.serving import running_service, write_serve_params
+from tests.serving import linear_model, running_service, write_serve_params
 
 pytestmark = pytest.mark.e2e
 
@@ -112,3 +118,83 @@ def test_tabular_page_is_a_form_of_named_features(browser, tabular_onnx, tmp_pat
         assert page.inner_text("#prediction") == "\u2013"  # en dash: no prediction
         page.screenshot(path=str(ARTIFACTS / "page-tabular-refused.png"), full_page=True)
         page.close()
+
+
+def test_image_page_predicts_an_uploaded_or_dropped_image(browser, image_service, image_folder):
+    page = browser.new_page(viewport={"width": 1000, "height": 640})
+    page.goto(image_service)
+    assert page.locator("#grid").count() == 0  # 16 x 16 RGB: an upload, not a drawing grid
+    assert page.locator("form").count() == 0
+    path = next(image_folder.glob("square/*.png"))
+    expected = httpx.post(
+        f"{image_service}/v1/models/shapes:predict",
+        json={"instances": [{"b64": base64.b64encode(path.read_bytes()).decode()}]},
+    ).json()["predictions"][0]
+    # Through the file input, as a person choosing a file (CDP DOM.setFileInputFiles).
+    page.set_input_files("#file", str(path))
+    page.wait_for_function("document.querySelectorAll('.bar-row').length === 3")
+    assert page.inner_text("#prediction") == expected["label"] == "square"
+    shown = probabilities_on(page)
+    for label, probability in expected["probabilities"].items():
+        assert shown[label] == pytest.approx(100 * probability, abs=0.051)  # shown to 0.1 %
+    assert page.locator("#preview").is_visible()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "page-image-upload.png"), full_page=True)
+    # Dropped on the drop zone: a real drop event carrying the file.
+    page.click("#clear")
+    assert page.inner_text("#prediction") == "\u2013"
+    circle = next(image_folder.glob("circle/*.jpg"))
+    page.evaluate(DROP, base64.b64encode(circle.read_bytes()).decode())
+    page.wait_for_function("document.getElementById('prediction').textContent === 'circle'")
+    assert page.inner_text("#error") == ""
+    # A file that is not an image: a clear message, no prediction.
+    page.set_input_files(
+        "#file", files=[{"name": "notes.txt", "mimeType": "text/plain", "buffer": b"not an image"}]
+    )
+    page.wait_for_function("document.getElementById('error').textContent !== ''")
+    assert (
+        page.inner_text("#error") == "notes.txt is not a PNG or JPEG image; choose an image file."
+    )
+    assert page.inner_text("#prediction") == "\u2013"
+    # A held-out example from the metadata: its decoded pixels, sent as a tensor.
+    page.click("#example")
+    page.wait_for_function("document.querySelectorAll('.bar-row').length === 3")
+    truth = re.search(r"true \S+: (\w+)", page.inner_text("#example-note"))
+    assert truth and page.inner_text("#prediction") == truth.group(1)
+    page.close()
+
+
+# Builds the file in the page and dispatches a drop event with it, as a browser does for a file
+# dragged from the desktop.
+DROP = """(content) => {
+  const bytes = Uint8Array.from(atob(content), (c) => c.charCodeAt(0));
+  const transfer = new DataTransfer();
+  transfer.items.add(new File([bytes], "circle.jpg", { type: "image/jpeg" }));
+  const zone = document.getElementById("drop");
+  const options = { dataTransfer: transfer, bubbles: true, cancelable: true };
+  zone.dispatchEvent(new DragEvent("dragover", options));
+  zone.dispatchEvent(new DragEvent("drop", options));
+}"""
+
+
+@pytest.mark.parametrize(
+    ("size", "grid"), [([16, 16], True), ([40, 40], False)], ids=["tiny", "larger"]
+)
+def test_grayscale_image_models_get_an_upload_and_tiny_ones_a_grid(
+    image_folder, tmp_path, size, grid
+):
+    """Which inputs the page offers, from the metadata (no browser needed)."""
+    params = PrepareParams(
+        source={"images": str(image_folder)}, image={"size": size, "color_mode": "grayscale"}
+    )
+    prepare(params, tmp_path / "prepared")
+    model = load(linear_model(tmp_path / "prepared", tmp_path / "model.onnx"))
+    config = page_config(model, "shapes")
+    assert (config["grid"], config["upload"], config["features"]) == (grid, True, None)
+    assert config["examples"]  # the held-out test images (6 of 36), their pixels flat
+    assert len(config["examples"][0]["input"]) == size[0] * size[1]
+
+
+def test_the_bundled_digits_get_a_grid_and_no_upload(digits_onnx):
+    config = page_config(load(digits_onnx), "digits")
+    assert (config["grid"], config["upload"], config["features"]) == (True, False, None)
