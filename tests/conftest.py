@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.browser import chromium
 from tests.fake_github import FakeGitHub
 from tests.helpers import run
 from tests.paths import REPO_ROOT
@@ -144,3 +145,10 @@ def fake_github(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeGitHub]:
         for name, value in fake.environment().items():
             monkeypatch.setenv(name, value)
         yield fake
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Chromium for the web page tests (tests/browser.py)."""
+    with chromium() as launched:
+        yield launched

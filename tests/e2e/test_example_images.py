@@ -1,11 +1,12 @@
 """examples/images, run as its README says: draw the image folder, `dvc repro` with the team's
 own CNN (models/net.py, a registered custom layer) streaming the images, kill -9 in the middle of
 training and resume, export verified against Keras on the whole test set, serve it and predict
-one of the images over loopback; editing the model file makes `train` stale, a new image
-`prepare`."""
+one of the images over loopback, as a tensor, as its encoded file and uploaded through the page
+in Chromium; editing the model file makes `train` stale, a new image `prepare`."""
 
 from __future__ import annotations
 
+import base64
 import json
 import shutil
 import sys
@@ -18,6 +19,7 @@ import yaml
 
 from ml.data.images import Preprocessing, decode, read_manifest
 from ml.io import read_json
+from tests.browser import ARTIFACTS, probabilities_on
 from tests.conftest import tool_env
 from tests.e2e.test_resume import repro_killed_after_epoch
 from tests.helpers import run
@@ -98,7 +100,9 @@ def test_the_own_cnn_is_evaluated_and_exported_with_parity(reproduced):
     assert export["max_scaled_diff"] <= tolerance
 
 
-def test_serve_and_predict_one_image_over_loopback(reproduced, tmp_path):
+def test_serve_and_predict_one_image_over_loopback_and_through_the_page(
+    reproduced, browser, tmp_path
+):
     repo, _, _, _ = reproduced
     model = repo / "models/model.onnx"
     dataset = read_json(repo / "data/prepared/dataset.json")
@@ -123,14 +127,31 @@ def test_serve_and_predict_one_image_over_loopback(reproduced, tmp_path):
         response = httpx.post(
             f"{url}/v1/models/shapes:predict", json={"instances": image.tolist()}, timeout=10
         )
-        # An uploaded image through the service's page, in Chromium, belongs here once the
-        # service takes encoded images.
-    assert response.status_code == 200, response.text
-    (prediction,) = response.json()["predictions"]
-    np.testing.assert_allclose(
-        [prediction["probabilities"][label] for label in labels], expected[0], atol=1e-5
-    )
-    assert prediction["label"] == labels[code]
+        # The same file as its encoded bytes: decoded by the service with training's rule.
+        encoded = httpx.post(
+            f"{url}/v1/models/shapes:predict",
+            json={"instances": [{"b64": base64.b64encode((repo / path).read_bytes()).decode()}]},
+            timeout=10,
+        )
+        # And uploaded through the service's page, as a person would.
+        page = browser.new_page(viewport={"width": 1000, "height": 640})
+        page.goto(url)
+        page.set_input_files("#file", str(repo / path))
+        page.wait_for_function(f"document.querySelectorAll('.bar-row').length === {len(labels)}")
+        shown_label, shown = page.inner_text("#prediction"), probabilities_on(page)
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "example-images-upload.png"), full_page=True)
+        page.close()
+    for answer in (response, encoded):
+        assert answer.status_code == 200, answer.text
+        (prediction,) = answer.json()["predictions"]
+        np.testing.assert_allclose(
+            [prediction["probabilities"][label] for label in labels], expected[0], atol=1e-5
+        )
+        assert prediction["label"] == labels[code]
+    assert shown_label == labels[code]
+    for label, probability in zip(labels, expected[0], strict=True):
+        assert shown[label] == pytest.approx(100 * probability, abs=0.051)  # shown to 0.1 %
 
 
 def test_editing_the_model_file_or_the_images_makes_the_pipeline_stale(reproduced):

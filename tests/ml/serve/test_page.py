@@ -4,9 +4,7 @@ service. Screenshots are kept in test-artifacts/ for a person to look at."""
 from __future__ import annotations
 
 import base64
-import os
 import re
-from pathlib import Path
 
 import httpx
 import pytest
@@ -15,48 +13,10 @@ from ml.config import PrepareParams
 from ml.prepare import prepare
 from ml.serve.model import load
 from ml.serve.page import page_config
-from tests.paths import REPO_ROOT
+from tests.browser import ARTIFACTS, probabilities_on
 from tests.serving import linear_model, running_service, write_serve_params
 
 pytestmark = pytest.mark.e2e
-
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = REPO_ROOT / "test-artifacts"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--headless",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.exists():
-        reason = f"{CHROMIUM} is missing: install Debian's chromium (.ci/run does)"
-        if os.environ.get("CI"):
-            pytest.fail(reason)  # CI must run the browser tests, not skip them
-        pytest.skip(reason)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-def probabilities_on(page) -> dict[str, float]:
-    rows = page.locator(".bar-row").all_inner_texts()
-    values: dict[str, float] = {}
-    for row in rows:
-        match = re.match(r"(\S+)\s+([\d.]+) %", row.replace("\n", " "))
-        assert match, f"not a label and a percentage: {row!r}"
-        label, percent = match.groups()
-        values[label] = float(percent)
-    return values
 
 
 def test_digits_page_draws_predicts_and_shows_probabilities(browser, digits_service):
