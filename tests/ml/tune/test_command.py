@@ -150,8 +150,8 @@ def build(input_shape, task, outputs, hyperparameters):
 @pytest.fixture
 def image_project(tmp_path: Path, monkeypatch) -> Path:
     """A project whose data/prepared is a 3-class folder of 12 images each, decoded at 12x12,
-    with its own model code in models/shapes_net.py (a name of its own: a process imports a
-model file once), as the working directory, MLflow in it."""
+        with its own model code in models/shapes_net.py (a name of its own: a process imports a
+    model file once), as the working directory, MLflow in it."""
     from ml.config import PrepareParams
     from ml.prepare import prepare
     from tests.image_folders import write_image_folder
