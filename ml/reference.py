@@ -73,7 +73,7 @@ def image_reference(batches: Iterable[np.ndarray], input_shape: tuple[int, ...])
     """The reference of an image model: statistics of the summary columns of the training
     images, given a batch at a time (only the summaries are kept, never the pixels)."""
     summaries = [image_summary.summarize(batch) for batch in batches]
-    rows = np.concatenate(summaries) if summaries else np.empty((0, 0))
+    rows = np.concatenate(summaries)
     statistics = reference_statistics(rows, image_summary.names(input_shape))
     return {"kind": IMAGE_SUMMARY, "input_shape": list(input_shape), **statistics}
 
