@@ -22,7 +22,7 @@ HISTOGRAM_BINS = 8  # equal brightness bins over 0..1
 THUMBNAIL = 4  # a THUMBNAIL x THUMBNAIL grid of mean brightness (fewer cells for tiny images)
 EDGE_STEP = 0.1  # a brightness step between neighbours above this (of 0..1) counts as an edge
 PERCENTILES = (10, 50, 90)
-CHANNEL_NAMES = {1: ("gray",), 3: ("red", "green", "blue")}
+CHANNEL_NAMES = {3: ("red", "green", "blue")}  # grayscale has brightness only
 
 
 def names(input_shape: tuple[int, ...] | list[int]) -> list[str]:
