@@ -4,6 +4,7 @@ the whole test set before models/model.onnx is written. A model that fails is ne
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from pathlib import Path
@@ -21,11 +22,11 @@ from ml.model_reference import Reference
 log = logging.getLogger(__name__)
 
 BATCH_SIZES = (1, 7, 1024)  # the dynamic batch dimension must accept all of these
-# Training images decoded for the drift reference of an image folder: its statistics, not all
-# of its pixels, which may not fit in memory. Up to 1000 images, fewer for large ones, so that
-# the sample holds at most REFERENCE_VALUES pixel values (80 MB as float32).
+# Training images of an image folder decoded for its drift reference, REFERENCE_BATCH at a time:
+# only each image's summary (ml/image_summary.py) is kept, so the sample's memory does not grow
+# with the image size; the count bounds the decoding time.
 REFERENCE_IMAGES = 1000
-REFERENCE_VALUES = 20_000_000
+REFERENCE_BATCH = 64
 PARITY_BATCH = 256  # test rows compared per Keras and onnxruntime call
 
 
@@ -45,9 +46,6 @@ def export(
     dataset = read_json(data_dir / "dataset.json")
     x_train, _ = load_split(data_dir, "train")
     x_test, y_test = load_split(data_dir, "test")
-    if isinstance(x_train, ImageFiles):  # a sample: the manifest is in shuffled order
-        per_image = int(np.prod(x_train.shape[1:]))
-        x_train = x_train[: max(1, min(REFERENCE_IMAGES, REFERENCE_VALUES // per_image))]
     # `ml train` saves float32 already; a mixed-precision model from elsewhere is converted.
     model = float32_copy(load_model(model_path, model_code))
     # A model loaded from .keras has no traced call signature until it runs once.
@@ -58,13 +56,16 @@ def export(
     metadata["gpu"] = training_device(train_metrics)
     # Training-input statistics and held-out examples travel inside the model file, so every
     # registered version carries what its drift monitor and smoke test compare against.
-    metadata |= reference.describe(
-        x_train,
-        x_test[: reference.EXAMPLES],
-        y_test,
-        dataset["feature_names"],
-        dataset["class_labels"],
-    )
+    if isinstance(x_train, ImageFiles):
+        metadata |= image_folder_reference(x_train, x_test, y_test, dataset["class_labels"])
+    else:
+        metadata |= reference.describe(
+            x_train,
+            x_test[: reference.EXAMPLES],
+            y_test,
+            dataset["feature_names"],
+            dataset["class_labels"],
+        )
     onnx_path.unlink(missing_ok=True)  # a stale model must not survive a failed export
     with atomic_path(onnx_path) as tmp:
         to_onnx(model, tmp)
@@ -72,6 +73,27 @@ def export(
         report = verify(tmp, x_test, expected, dataset["task"], settings)
     report |= {"size_bytes": onnx_path.stat().st_size, "metadata": metadata}
     return report
+
+
+def image_folder_reference(x_train: ImageFiles, x_test, y_test, class_labels) -> dict:
+    """The `reference` and `examples` of an image folder's model, both bounded whatever the
+    image size: summaries of a sample of the training images, and a few whole test images,
+    none when they are large."""
+    from ml import reference
+
+    shape = x_train.preprocessing.input_shape
+    sample = dataclasses.replace(x_train, files=x_train.files[:REFERENCE_IMAGES])
+    shown = reference.image_example_count(shape)
+    if not shown:
+        log.warning(
+            "Images of %s are too large to keep held-out examples in the model file: the "
+            "deploy's smoke test checks the service on a blank image, without accuracy",
+            "x".join(map(str, shape)),
+        )
+    return {
+        "reference": reference.image_reference(sample.batches(REFERENCE_BATCH), shape),
+        "examples": reference.examples(x_test[:shown], y_test[:shown], class_labels),
+    }
 
 
 def to_onnx(model, path: Path) -> None:
@@ -105,7 +127,9 @@ def build_metadata(dataset: dict, model, params_digest: str, info: dict) -> dict
         "output_shape": ["batch", output_width],
         "class_labels": dataset["class_labels"],
         "target": dataset["target"],
-        "feature_names": dataset["feature_names"],
+        # An image folder's inputs are pixels: one name per pixel would only grow the metadata
+        # with the image (its drift reference names its own columns).
+        "feature_names": None if is_image_folder(dataset) else dataset["feature_names"],
         "encoding": dataset["encoding"],
         # An image folder's decoding rule (size, colour mode, scaling), for the service.
         "preprocessing": dataset.get("preprocessing"),
@@ -113,6 +137,10 @@ def build_metadata(dataset: dict, model, params_digest: str, info: dict) -> dict
         "git_commit": info["git_commit"],
         "versions": info["versions"],
     }
+
+
+def is_image_folder(dataset: dict) -> bool:
+    return dataset.get("preprocessing") is not None
 
 
 def training_device(train_metrics: Path | None) -> dict | None:

@@ -2,7 +2,11 @@
 
 - `reference`: per input column, bin edges from the training split's quantiles and the share of
   training rows in each bin. The monitor bins the inputs the service sampled with the same edges
-  and compares the shares (population stability index, PSI).
+  and compares the shares (population stability index, PSI). For a model trained on an image
+  folder the columns are not its pixels but a few dozen summary numbers per image
+  (ml/image_summary.py: brightness, contrast, colour, edges, a coarse thumbnail), whatever the
+  image size; such a reference says so (`kind`) and records the images' shape, and the monitor
+  summarizes the sampled images the same way (`columns_of`).
 - `examples`: a few held-out test rows with their targets. The deploy smoke test sends them to
   the new service, and the web page offers them as ready-made inputs.
 
@@ -11,13 +15,25 @@ Everything here is plain numpy so the monitor can use it without the training st
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 import numpy.typing as npt
 
+from ml import image_summary
+
 BINS = 10  # quantile bins per column; fewer when a column has few distinct values
 EXAMPLES = 32  # held-out rows kept as examples (about 12 KiB of JSON for the digits model)
+# An image folder's examples are whole images: they hold at most this many input values in all
+# (about 1.4 MB of JSON), and there are none rather than fewer than MIN_IMAGE_EXAMPLES, as the
+# deploy's smoke test judges the service's accuracy on them: one or two would fail it by chance.
+# A 36x36 RGB model keeps 32 examples, a 73x73 RGB one 8, a 224x224 RGB one none.
+EXAMPLE_VALUES = 131_072
+MIN_IMAGE_EXAMPLES = 8
 # Shares below this count as this: an empty bin would make PSI infinite.
 MIN_SHARE = 1e-4
+
+IMAGE_SUMMARY = "image_summary"  # a reference's `kind` when its columns summarize images
 
 # A number, or a list of them, or a list of lists of them...: an array as JSON has it.
 Nested = float | list["Nested"]
@@ -53,6 +69,30 @@ def reference_statistics(x_train: np.ndarray, column_names: list[str], bins: int
     return {"rows": len(rows), "columns": columns}
 
 
+def image_reference(batches: Iterable[np.ndarray], input_shape: tuple[int, ...]) -> dict:
+    """The reference of an image model: statistics of the summary columns of the training
+    images, given a batch at a time (only the summaries are kept, never the pixels)."""
+    summaries = [image_summary.summarize(batch) for batch in batches]
+    rows = np.concatenate(summaries)
+    statistics = reference_statistics(rows, image_summary.names(input_shape))
+    return {"kind": IMAGE_SUMMARY, "input_shape": list(input_shape), **statistics}
+
+
+def columns_of(stats: dict, rows: np.ndarray) -> np.ndarray:
+    """Sampled input rows (flat, one per row) as the columns of the reference `stats`: the
+    rows themselves, or for an image reference each image's summary."""
+    if stats.get("kind") != IMAGE_SUMMARY:
+        return rows
+    shape = tuple(stats["input_shape"])
+    size = int(np.prod(shape))
+    if rows.ndim != 2 or rows.shape[1] != size:
+        raise ValueError(
+            f"samples have {rows.shape[-1]} values per row, the reference's images "
+            f"{' x '.join(map(str, shape))} = {size}"
+        )
+    return image_summary.summarize(rows.reshape(len(rows), *shape))
+
+
 def bin_shares(values: np.ndarray, edges: np.ndarray | list[float]) -> np.ndarray:
     """Share of `values` in each of the len(edges) + 1 bins: below e0, [e0, e1), ..., from eN."""
     edges = np.asarray(edges, dtype=np.float64)
@@ -77,6 +117,12 @@ def examples(x_test: np.ndarray, y_test: np.ndarray, class_labels: list[str] | N
         if class_labels
         else [round(float(t), 6) for t in targets],
     }
+
+
+def image_example_count(input_shape: tuple[int, ...]) -> int:
+    """How many held-out images an image folder's model keeps as examples."""
+    fitting = min(EXAMPLES, EXAMPLE_VALUES // int(np.prod(input_shape)))
+    return fitting if fitting >= MIN_IMAGE_EXAMPLES else 0
 
 
 def compact(row: np.ndarray) -> Nested:

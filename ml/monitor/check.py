@@ -77,7 +77,7 @@ def drift_section(target, samples: Path | None, params: Params) -> dict:
             "status": SKIPPED,
             "detail": "the model has no reference statistics; re-export it",
         }
-    rows = drift.load_samples(samples, model.version, params.monitor.window_rows)
+    rows = drift.load_samples(samples, model.version, params.monitor.window_rows, stats)
     result = drift.compare(stats, rows, params.monitor)
     status = (DRIFT if result.drifted else NO_DRIFT) if result.enough else TOO_FEW_SAMPLES
     log.info("Drift: %s over %d sampled rows", status, result.rows)

@@ -1,5 +1,7 @@
 """Drift of the served inputs: the rows the service sampled (ml/serve/sampling.py) binned with
-the reference edges saved at training time (ml/reference.py), one PSI per input column."""
+the reference edges saved at training time (ml/reference.py), one PSI per input column; for a
+model trained on an image folder, one PSI per summary statistic of the images
+(ml/image_summary.py), whatever their size."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from ml import reference
 from ml.config import MonitorParams
 
 SAMPLE_GLOB = "inputs-*.jsonl*"  # as written by ml.serve.sampling
+CHUNK = 64  # sampled rows converted to the reference's columns at a time
 
 
 @dataclasses.dataclass(frozen=True)
@@ -21,34 +24,58 @@ class DriftResult:
     enough: bool
     drifted: bool
     columns: list[dict]  # name, psi, drifted; highest PSI first
+    described: str = "input columns"  # what the columns are, for the report
 
     @property
     def drifted_columns(self) -> list[dict]:
         return [column for column in self.columns if column["drifted"]]
 
 
-def load_samples(directory: Path, version: str, window: int) -> np.ndarray:
-    """The newest `window` sampled rows that `version` served, oldest first."""
-    records = []
+def load_samples(
+    directory: Path, version: str, window: int, stats: dict | None = None
+) -> np.ndarray:
+    """The newest `window` sampled rows that `version` served, oldest first, as the columns of
+    the reference `stats` (ml.reference.columns_of): the rows as sampled, or for an image model
+    each image's summary, computed CHUNK rows at a time while reading, so the monitor never holds
+    a window of whole images."""
+    times: list[float] = []
+    chunks: list[np.ndarray] = []
+    pending: list[np.ndarray] = []
+    # Images are summarized from float32, as the service decoded them: half the memory per chunk.
+    dtype = np.float32 if stats and stats.get("kind") == reference.IMAGE_SUMMARY else np.float64
+
+    def convert() -> None:
+        if pending:
+            rows = np.stack(pending)
+            chunks.append(reference.columns_of(stats, rows) if stats else rows)
+            pending.clear()
+
     for path in directory.glob(SAMPLE_GLOB):
-        for line in path.read_bytes().splitlines():
-            try:
-                record = orjson.loads(line)
-            except orjson.JSONDecodeError:
-                continue  # a line cut short while the service was writing it
-            if record.get("version") == version:
-                records.append((record["t"], record["x"]))
-    records.sort(key=lambda item: item[0])
-    rows = [x for _, x in records[-window:]]
-    if not rows:
+        with path.open("rb") as handle:  # a line at a time: a file of images is large
+            for line in handle:
+                try:
+                    record = orjson.loads(line)
+                except orjson.JSONDecodeError:
+                    continue  # a line cut short while the service was writing it
+                if record.get("version") == version:
+                    times.append(record["t"])
+                    pending.append(np.asarray(record["x"], dtype=dtype).ravel())
+                    if len(pending) == CHUNK:
+                        convert()
+    convert()
+    if not times:
         return np.empty((0, 0))
-    return np.asarray(rows, dtype=np.float64).reshape(len(rows), -1)
+    newest = np.argsort(times, kind="stable")[-window:]
+    return np.concatenate(chunks)[newest]
 
 
 def compare(stats: dict, rows: np.ndarray, settings: MonitorParams) -> DriftResult:
     columns = stats["columns"]
+    described = (
+        "image statistics" if stats.get("kind") == reference.IMAGE_SUMMARY else "input columns"
+    )
     if len(rows) < settings.min_samples:
-        return DriftResult(len(rows), False, False, [])
+        return DriftResult(len(rows), False, False, [], described)
     if rows.shape[1] != len(columns):
         raise ValueError(f"samples have {rows.shape[1]} columns, the reference {len(columns)}")
     results = []
@@ -64,7 +91,7 @@ def compare(stats: dict, rows: np.ndarray, settings: MonitorParams) -> DriftResu
         )
     results.sort(key=lambda column: column["psi"], reverse=True)
     share = sum(column["drifted"] for column in results) / len(results)
-    return DriftResult(len(rows), True, share >= settings.drift_share, results)
+    return DriftResult(len(rows), True, share >= settings.drift_share, results, described)
 
 
 def markdown(result: DriftResult, settings: MonitorParams, model: str, version: str) -> str:
@@ -77,7 +104,7 @@ def markdown(result: DriftResult, settings: MonitorParams, model: str, version: 
     verdict = "drift" if result.drifted else "no drift"
     lines = [
         f"Drift of {model} ({version}): **{verdict}**. {len(drifted)} of {len(result.columns)} "
-        f"input columns have PSI ≥ {settings.psi_threshold} (drift when at least "
+        f"{result.described} have PSI ≥ {settings.psi_threshold} (drift when at least "
         f"{settings.drift_share:.0%} do), over the latest {result.rows} sampled rows.",
         "",
         "| column | PSI | drifted |",

@@ -12,8 +12,7 @@ from pathlib import Path
 
 from ml import tracking
 from ml.config import Params
-from ml.errors import UserError
-from ml.io import load_split, read_json
+from ml.io import split_file
 from ml.tune import search_space, trials_table
 
 log = logging.getLogger(__name__)
@@ -26,21 +25,16 @@ GRACE_SECONDS = 30
 
 def load_prepared(data_dir: Path):
     """(PreparedData, fingerprint): the train and validation splits, and a hash of the data
-    they came from."""
-    from ml.tune.trial import PreparedData
+    they came from. An image folder's splits are its manifests, which hold each file's digest:
+    the images are decoded a batch at a time while a trial trains, never all at once."""
+    from ml.train import load_prepared as load_splits
 
-    dataset = read_json(data_dir / "dataset.json")
-    if "image_root" in dataset:
-        raise UserError(
-            "ml tune does not search over an image-folder source yet: tune on a sample "
-            "exported as arrays, or set train params by hand"
-        )
+    data = load_splits(data_dir)
     digest = hashlib.sha256()
-    for name in ("train.npz", "validation.npz", "dataset.json"):
-        digest.update((data_dir / name).read_bytes())
-    x_train, y_train = load_split(data_dir, "train")
-    x_val, y_val = load_split(data_dir, "validation")
-    return PreparedData(dataset, x_train, y_train, x_val, y_val), digest.hexdigest()
+    for path in (split_file(data_dir, "train"), split_file(data_dir, "validation")):
+        digest.update(path.read_bytes())
+    digest.update((data_dir / "dataset.json").read_bytes())
+    return data, digest.hexdigest()
 
 
 def open_study(params: Params, fingerprint: str, study_dir: Path, maximize: bool):

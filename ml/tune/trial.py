@@ -4,8 +4,10 @@ MLflow run, and return the best validation value.
 
 It shares the data (PreparedData) and the model (ml.models) with `ml.train.fit`, not the loop:
 a trial keeps no checkpoints and restores no best weights (its value is the best epoch's), feeds
-Keras the arrays without fit's distribution strategy and tf.data pipeline, and a diverged trial
-fails alone (DivergedError) where a diverged fit stops `ml train` with a UserError.
+Keras arrays in memory as they are, without fit's distribution strategy, and a diverged trial
+fails alone (DivergedError) where a diverged fit stops `ml train` with a UserError. An image
+folder's files go through `ml train`'s streaming pipeline (ml.train.input_data: decoded a batch
+at a time, augmented as `train.augment` says), as they would not fit in memory.
 """
 
 from __future__ import annotations
@@ -77,11 +79,8 @@ def run_trial(
     )
     started = time.perf_counter()
     model.fit(
-        data.x_train,
-        data.y_train,
-        validation_data=(data.x_val, data.y_val),
+        **fit_inputs(settings, data),
         epochs=settings.epochs,
-        batch_size=settings.batch_size,
         callbacks=[monitor, early],
         verbose=0,
     )
@@ -91,4 +90,26 @@ def run_trial(
         "seconds": round(time.perf_counter() - started, 2),
         "pruned_at": monitor.pruned_at,
         "out_of_time": monitor.out_of_time,
+    }
+
+
+def fit_inputs(settings: TrainParams, data: PreparedData) -> dict:
+    """model.fit's training and validation data: the arrays, or an image folder's batches."""
+    from ml.data.images import ImageFiles
+    from ml.train import input_data
+
+    if isinstance(data.x_train, ImageFiles):
+        batch, seed = settings.batch_size, settings.seed
+        return {
+            "x": input_data(
+                data.x_train, data.y_train, batch, settings, shuffle_seed=seed, augment=True
+            ),
+            "validation_data": input_data(data.x_val, data.y_val, batch, settings),
+            "shuffle": False,  # the batches reshuffle themselves every epoch
+        }
+    return {
+        "x": data.x_train,
+        "y": data.y_train,
+        "validation_data": (data.x_val, data.y_val),
+        "batch_size": settings.batch_size,
     }

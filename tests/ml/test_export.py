@@ -113,3 +113,44 @@ def test_regression_export_carries_target_and_single_output(tmp_path):
     assert metadata["target"] == "progression"
     assert metadata["input_shape"] == ["batch", 10]
     assert metadata["class_labels"] is None
+
+
+@pytest.mark.parametrize("size", [16, 160])
+def test_an_image_folders_metadata_stays_small_for_large_images(tmp_path, size):
+    """The model file carries summaries of the training images as its drift reference and
+    names no pixels, so its metadata does not grow with the image size."""
+    import json
+
+    from ml import reference
+    from tests.image_folders import write_image_folder
+
+    prepared = tmp_path / "prepared"
+    root = write_image_folder(tmp_path / "shapes", per_class=10)
+    image = {"size": [size, size], "color_mode": "rgb"}
+    prepare(PrepareParams(source={"images": str(root)}, image=image), prepared)
+    dataset = read_json(prepared / "dataset.json")
+    settings = TrainParams(cnn={"filters": [4, 4, 4, 4], "dense_units": 8})
+    model = build_model(settings, dataset, *load_split(prepared, "train"))
+    model.save(
+        tmp_path / "model.keras"
+    )  # untrained: export checks ONNX against Keras all the same
+    onnx_path = tmp_path / "model.onnx"
+    report = export_module.export(
+        tmp_path / "model.keras", prepared, onnx_path, ExportParams(), "img"
+    )
+    assert report["verified"]
+    metadata = read_metadata(onnx_path)
+    stats = metadata["reference"]
+    assert stats["kind"] == reference.IMAGE_SUMMARY and stats["input_shape"] == [size, size, 3]
+    assert stats["rows"] == dataset["rows"]["train"]
+    assert len(stats["columns"]) == 37 and metadata["feature_names"] is None
+    examples = metadata["examples"]["inputs"]
+    if size == 16:  # a few whole test images, as many as fit
+        assert len(examples) == dataset["rows"]["test"]
+        assert np.asarray(examples).shape[1:] == (16, 16, 3)
+    else:  # 160 x 160 x 3: none, too large to keep
+        assert examples == [] and metadata["examples"]["targets"] == []
+    without_examples = {key: value for key, value in metadata.items() if key != "examples"}
+    assert len(json.dumps(without_examples)) < 16_384
+    # The examples are bounded too: at most reference.EXAMPLE_VALUES input values.
+    assert np.asarray(examples).size <= reference.EXAMPLE_VALUES

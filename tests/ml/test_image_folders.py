@@ -64,6 +64,9 @@ def test_image_folder_trains_exports_and_scores(tmp_path: Path) -> None:
     # The examples and the drift reference come from the shuffled splits, not one class.
     assert set(metadata["examples"]["targets"]) == set(SHAPES)
     assert metadata["reference"]["rows"] == dataset["rows"]["train"]
+    # Drift is measured on summaries of the images (brightness, colour, ...), not per pixel.
+    assert metadata["reference"]["kind"] == "image_summary"
+    assert "brightness_mean" in {column["name"] for column in metadata["reference"]["columns"]}
     ml(project, env, "evaluate")
     scores = read_json(project / "metrics" / "evaluate.json")
     assert scores["test_rows"] == dataset["rows"]["test"]
@@ -112,9 +115,15 @@ def test_bad_image_folder_fails_prepare_naming_the_file(
     assert [p.name for p in (project / "data").iterdir()] == ["raw"]  # no temporary left
 
 
-def test_tune_refuses_an_image_folder_by_name(tmp_path: Path) -> None:
+def test_ml_tune_searches_over_an_image_folder(tmp_path: Path) -> None:
     project, env = image_project(tmp_path)
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["train"]["epochs"] = 1
+    params["tune"] = {"trials": 2, "space": {"cnn.dense_units": {"choices": [8, 16]}}}
+    (project / "params.yaml").write_text(yaml.safe_dump(params))
     ml(project, env, "prepare")
-    result = run_ml("tune", "--params", "params.yaml", cwd=project, env=env)
-    assert result.returncode == 1
-    assert "ml tune does not search over an image-folder source yet" in result.stderr
+    ml(project, env, "tune", "--no-repro")
+    table = read_json(project / "metrics" / "tune.json")
+    assert len(table["trials"]) == 2 and table["metric"] == "val_accuracy"
+    written = yaml.safe_load((project / "params.yaml").read_text())
+    assert written["train"]["cnn"]["dense_units"] == table["best"]["overrides"]["cnn.dense_units"]

@@ -130,3 +130,99 @@ def test_tune_without_prepared_data(tmp_path: Path, monkeypatch) -> None:
     (tmp_path / "params.yaml").write_text(WEAK_START)
     with pytest.raises(UserError, match=r"dataset\.json not found: run `dvc repro prepare` first"):
         tune.main(params_path=Path("params.yaml"), data=tmp_path / "nope", repro=False)
+
+
+# --- an image folder: trials stream its files through `ml train`'s input pipeline --------------
+
+NET = """
+import keras
+from keras import layers
+
+
+def build(input_shape, task, outputs, hyperparameters):
+    inputs = keras.Input(input_shape)
+    hidden = layers.Conv2D(hyperparameters["filters"], 3, activation="relu")(inputs)
+    hidden = layers.GlobalAveragePooling2D()(hidden)
+    return keras.Model(inputs, layers.Dense(outputs, activation="softmax")(hidden))
+"""
+
+
+@pytest.fixture
+def image_project(tmp_path: Path, monkeypatch) -> Path:
+    """A project whose data/prepared is a 3-class folder of 12 images each, decoded at 12x12,
+        with its own model code in models/shapes_net.py (a name of its own: a process imports a
+    model file once), as the working directory, MLflow in it."""
+    from ml.config import PrepareParams
+    from ml.prepare import prepare
+    from tests.image_folders import write_image_folder
+
+    root = write_image_folder(tmp_path / "shapes", per_class=12)
+    prepare(
+        PrepareParams.model_validate(
+            {"source": {"images": str(root)}, "image": {"size": [12, 12], "color_mode": "rgb"}}
+        ),
+        tmp_path / "prepared",
+    )
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models/shapes_net.py").write_text(NET)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    monkeypatch.delenv("MLFLOW_EXPERIMENT_NAME", raising=False)
+    return tmp_path
+
+
+def decoded_batches(monkeypatch) -> list[int]:
+    """The size of every batch the streaming image pipeline decodes from here on."""
+    from ml.data import image_pipeline
+
+    sizes: list[int] = []
+    decode_all = image_pipeline.decode_all
+
+    def counted(paths, preprocessing):
+        sizes.append(len(paths))
+        return decode_all(paths, preprocessing)
+
+    monkeypatch.setattr(image_pipeline, "decode_all", counted)
+    return sizes
+
+
+IMAGE_TRAIN = {"epochs": 1, "batch_size": 8, "learning_rate": 0.01}
+
+
+@pytest.mark.parametrize(
+    ("train", "space"),
+    [
+        (
+            {"model": "cnn", "cnn": {"filters": [4], "dense_units": 8, "dropout_rate": 0.1}},
+            {"cnn.dense_units": {"choices": [8, 16]}},
+        ),
+        (
+            {"model": "models/shapes_net.py:build", "hyperparameters": {"filters": 4}},
+            {"hyperparameters.filters": {"choices": [2, 4]}},
+        ),
+    ],
+    ids=["cnn", "own-model"],
+)
+def test_tune_searches_over_an_image_folder(image_project: Path, monkeypatch, train, space):
+    params = {"train": IMAGE_TRAIN | train, "tune": {"trials": 2, "space": space}}
+    (image_project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    sizes = decoded_batches(monkeypatch)
+    tune.main(
+        params_path=Path("params.yaml"),
+        data=Path("prepared"),
+        study_dir=Path(".cache/tune"),
+        out=Path("metrics/tune.json"),
+        repro=False,
+    )
+    table = json.loads((image_project / "metrics/tune.json").read_text())
+    assert [row["state"] for row in table["trials"]] == ["complete", "complete"]
+    assert all(row["epochs"] == 1 for row in table["trials"])
+    assert 0.0 <= table["best"]["value"] <= 1.0  # validation accuracy
+    (key,) = space
+    written = parse_params(yaml.safe_load((image_project / "params.yaml").read_text()))
+    assert dotted.get(written.train.model_dump(), key) == table["best"]["overrides"][key]
+    # Streamed: each trial decoded the training and validation files a batch at a time.
+    dataset = json.loads((image_project / "prepared/dataset.json").read_text())
+    rows = dataset["rows"]
+    assert max(sizes) <= IMAGE_TRAIN["batch_size"]
+    assert sum(sizes) == 2 * (rows["train"] + rows["validation"])

@@ -16,6 +16,7 @@ from ml.config import load_params, section_hash
 from ml.tune.remediation import LABEL
 from tests.conftest import make_pipeline_repo, tiny_params
 from tests.helpers import read_outputs, run, run_ml
+from tests.image_folders import write_image_folder
 from tests.ml.tune.test_remediation import pull_request_payload
 
 FAILED_RUN = {"task": "classification", "accuracy": 0.42, "f1_macro": 0.4}
@@ -30,13 +31,20 @@ SEARCH = {
 
 
 def remediation_repo(
-    tmp_path: Path, evaluate: dict, tune: dict = SEARCH, **payload_options
+    tmp_path: Path, evaluate: dict, tune: dict = SEARCH, images: bool = False, **payload_options
 ) -> tuple[Path, dict]:
     """The pipeline repository after a pull request's training: `evaluate` as its test metrics,
-    the event of a pull request at its head; the environment of a step."""
+    the event of a pull request at its head; the environment of a step. With `images`, its
+    data is a folder of images in the repository, decoded at 16x16."""
     params = tiny_params()
     params["gate"] = {"min_accuracy": 0.995}  # out of the tiny model's reach
     params["tune"] = tune
+    if images:
+        write_image_folder(tmp_path / "repo" / "data" / "raw" / "shapes", per_class=20)
+        params["prepare"] = {
+            "source": {"images": "data/raw/shapes"},
+            "image": {"size": [16, 16], "color_mode": "rgb"},
+        }
     repo, env = make_pipeline_repo(tmp_path / "repo", params)
     head = run(["git", "rev-parse", "HEAD"], repo, env).stdout.strip()
     (repo / "metrics").mkdir(exist_ok=True)
@@ -99,6 +107,25 @@ def test_a_failed_gate_is_tuned_retrained_judged_and_reported(tmp_path) -> None:
     assert "### Architecture search: 2 trials" in text
     for change in record["changes"]:
         assert f"| `{change['key']}` | `{json.dumps(change['before'])}` |" in text
+
+
+@pytest.mark.e2e
+def test_a_failed_gate_on_an_image_folder_is_tuned_and_retrained(tmp_path) -> None:
+    repo, env = remediation_repo(tmp_path, FAILED_RUN, images=True, labels=(LABEL,))
+
+    result = run_ml("remediate", cwd=repo, env=env, timeout=900)
+
+    assert result.returncode == 0, result.stderr[-4000:]
+    outputs = read_outputs(Path(env["GITHUB_OUTPUT"]))
+    assert outputs["remediated"] == "true" and outputs["changed"] == "true"
+    tune = json.loads((repo / "metrics" / "tune.json").read_text())
+    assert [row["state"] for row in tune["trials"]] == ["complete", "complete"]
+    record = json.loads((repo / "metrics" / "remediation.json").read_text())
+    assert record["retrained"] is True and record["best"] == tune["best"]
+    # The pipeline re-ran on the image folder: test metrics of its three classes.
+    evaluate = json.loads((repo / "metrics" / "evaluate.json").read_text())
+    assert set(evaluate["per_class"]) == {"circle", "cross", "square"}
+    assert (repo / "models" / "model.onnx").is_file()
 
 
 @pytest.mark.e2e

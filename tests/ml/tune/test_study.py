@@ -84,3 +84,29 @@ def test_the_fingerprint_follows_the_prepared_data(prepared_digits: Path, tmp_pa
     assert load_prepared(copy)[1] == fingerprint  # the bytes, not the place
     (copy / "dataset.json").write_text((copy / "dataset.json").read_text() + "\n")
     assert load_prepared(copy)[1] != fingerprint
+
+
+def test_an_image_folder_loads_as_files_and_its_fingerprint_follows_the_images(tmp_path: Path):
+    from PIL import Image
+
+    from ml.config import PrepareParams
+    from ml.data.images import ImageFiles
+    from ml.prepare import prepare
+    from tests.image_folders import write_image_folder
+
+    root = write_image_folder(tmp_path / "shapes", per_class=12)
+    settings = PrepareParams.model_validate(
+        {"source": {"images": str(root)}, "image": {"size": [12, 12], "color_mode": "rgb"}}
+    )
+    prepare(settings, tmp_path / "prepared")
+    data, fingerprint = load_prepared(tmp_path / "prepared")
+    assert isinstance(data.x_train, ImageFiles) and isinstance(data.x_val, ImageFiles)
+    assert data.x_train.shape[1:] == (12, 12, 3) and len(data.x_val) == len(data.y_val)
+    # A training image with the same name and other pixels: the manifests' digests make it
+    # another study.
+    first = data.x_train.files[0]
+    with Image.open(first) as image:
+        kind = image.format
+    Image.new("RGB", (30, 30), (255, 255, 255)).save(first, format=kind)
+    prepare(settings, tmp_path / "prepared")
+    assert load_prepared(tmp_path / "prepared")[1] != fingerprint
