@@ -102,16 +102,15 @@ def check_free(host: str, port: int) -> None:
     would otherwise join the listening sockets of another service of the same user, and the
     two would split the traffic without a word. A bind without that option fails on any
     listener, SO_REUSEPORT or not."""
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
-    except socket.gaierror as exc:
-        raise UserError(f"serve.host {host!r}: cannot resolve it: {exc}") from None
-    family, kind, protocol, _, address = infos[0]
-    with socket.socket(family, kind, protocol) as probe:
+    # The address as gunicorn binds it: IPv6 for an IPv6 literal, else IPv4 (a name resolved).
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
         # As gunicorn binds: SO_REUSEADDR lets a restart bind while old connections linger.
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            probe.bind(address)
+            probe.bind((host, port))
+        except socket.gaierror as exc:
+            raise UserError(f"serve.host {host!r}: cannot resolve it: {exc.strerror}") from None
         except OSError as exc:
             if exc.errno == errno.EADDRINUSE:
                 raise UserError(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -47,8 +48,18 @@ def test_an_address_in_use_is_refused_by_name(options):
             server.check_free("127.0.0.1", port)
 
 
-def test_a_free_address_passes():
+def test_a_host_name_is_checked_where_gunicorn_binds_it():
+    with listening() as taken:
+        port = taken.getsockname()[1]
+        with pytest.raises(UserError, match=f"localhost:{port} is in use"):
+            server.check_free("localhost", port)
+
+
+def test_a_free_address_passes_and_a_bad_host_is_named():
     server.check_free("127.0.0.1", free_port())
+    bad = "no such host.invalid"
+    with pytest.raises(UserError, match=re.escape(f"serve.host {bad!r}: cannot resolve")):
+        server.check_free(bad, free_port())
 
 
 @needs_own_listeners
