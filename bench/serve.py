@@ -17,8 +17,11 @@ after the other, in an order that rotates between repetitions, so a machine that
 mid-run affects all alike; each run lasts --duration seconds after a 1 s warm-up, and medians
 over --repeats repetitions are reported with the 1-minute load average they ran at. Besides
 throughput and latency, each run records the CPU time the server's processes used per request,
-a steadier figure on a shared machine. Cold start is the time from starting the process to the
-first 200 from its readiness endpoint, every server in turn.
+a steadier figure on a shared machine, the cores they kept busy, and how busy wrk's one thread
+was (near 100 %, the load generator set the pace). After the goal lines, the kit's requests
+per server CPU-second over each peer's are printed next to the req/s ratio: on a busy machine
+a server with more runnable threads wins a larger share of the cores. Cold start is the time
+from starting the process to the first 200 from its readiness endpoint, every server in turn.
 
 The load generator is wrk (`apt-get install wrk`); the script stops with that hint without it.
 
@@ -37,6 +40,7 @@ import contextlib
 import json
 import os
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -204,7 +208,9 @@ def make_servers(
     python = sys.executable
     kit = [python, "-m", "ml.serve", "--model", str(model), "--params", str(params)]
     kit += ["--samples", str(workspace / "samples"), "--port", "PORT"]
+    # The kit's gunicorn settings (ml/serve/server.py): the floor differs only in its app.
     floor = [python, "-m", "gunicorn", "--worker-class", "uvicorn_worker.UvicornWorker"]
+    floor += ["--reuse-port", "--keep-alive", "5"]
     floor += ["--workers", str(workers), "--bind", "127.0.0.1:PORT", "--no-control-socket"]
     floor += ["--log-level", "warning", "raw_floor:app"]
     servers = {
@@ -304,14 +310,29 @@ def wrk(server: Server, body: Path, connections: int, seconds: float) -> dict:
     script = body.with_suffix(".lua")
     script.write_text(WRK_SCRIPT.format(body=body))
     command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds:g}s", "--latency", "-s", str(script)]
-    before = tree_cpu_seconds(server.pid)
+    before, generator_before = tree_cpu_seconds(server.pid), children_cpu_seconds()
+    started = time.perf_counter()
     result = subprocess.run(
         [*command, server.infer_url], capture_output=True, text=True, check=True
     )
+    elapsed = time.perf_counter() - started
     used = tree_cpu_seconds(server.pid) - before
     figures = parse_wrk(result.stdout)
     requests = int(found(r"(\d+) requests in", result.stdout).group(1))
-    return figures | {"cpu_us": used / max(requests, 1) * 1e6, "load": os.getloadavg()[0]}
+    return figures | {
+        "cpu_us": used / max(requests, 1) * 1e6,
+        # Cores the server's processes kept busy, and the share of its one thread the load
+        # generator used: near 1, wrk (not the server) set the pace.
+        "cores": used / elapsed,
+        "wrk_busy": (children_cpu_seconds() - generator_before) / elapsed,
+        "load": os.getloadavg()[0],
+    }
+
+
+def children_cpu_seconds() -> float:
+    """User + system CPU seconds of this process's finished children (the wrk runs)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def found(pattern: str, text: str) -> re.Match[str]:
@@ -340,7 +361,7 @@ def parse_wrk(output: str) -> dict:
 
 # (server, rows per request, connections) -> the median figures of its runs
 Figures = dict[tuple[str, int, int], dict[str, float]]
-MEDIANS = ("rps", "p50_ms", "p99_ms", "cpu_us", "load")
+MEDIANS = ("rps", "p50_ms", "p99_ms", "cpu_us", "cores", "wrk_busy", "load")
 
 
 def measure(servers: dict[str, Server], bodies, duration: float, repeats: int) -> Figures:
@@ -373,7 +394,8 @@ def print_cell(results: dict, names: list[str], rows: int, connections: int) -> 
         print(
             f"  {rows:>2} row(s) c={connections:<2} {name:<8} {cell['rps']:>7.0f} req/s  "
             f"p50 {cell['p50_ms']:6.2f} ms  p99 {cell['p99_ms']:7.2f} ms  "
-            f"CPU {cell['cpu_us']:6.0f} us/req  errors {cell['errors']}  "
+            f"CPU {cell['cpu_us']:6.0f} us/req on {cell['cores']:.2f} cores  "
+            f"wrk busy {cell['wrk_busy']:4.0%}  errors {cell['errors']}  "
             f"load {cell['load']:.1f}{ratio}",
             flush=True,
         )
@@ -473,6 +495,35 @@ def goals(figures: Figures, starts: dict, peers: list[str]) -> dict[str, dict]:
     return results
 
 
+def cpu_normalised(figures: Figures, peers: list[str]) -> dict[str, dict]:
+    """Requests per CPU-second of the server's own processes, kit over each peer, at c=8.
+
+    Not a goal line, a reading aid: when other work keeps the cores busy, each server gets
+    the share of the CPU its runnable threads win from the scheduler, so req/s measures that
+    share as much as the server (a peer answering from a thread pool keeps more threads
+    runnable than the kit's one event-loop thread per worker). The cores each server kept
+    busy are printed with it; on an idle machine both ratios agree."""
+    readings: dict[str, dict] = {}
+    print()
+    for rows in ROWS:
+        kit = figures[KIT, rows, 8]
+        for peer in peers:
+            other = figures[peer, rows, 8]
+            ratio = other["cpu_us"] / kit["cpu_us"]
+            print(
+                f"requests per server CPU-second kit/{peer}, {rows} row(s), c=8 = {ratio:.2f} "
+                f"(req/s {kit['rps'] / other['rps']:.2f}; cores busy: kit {kit['cores']:.2f}, "
+                f"{peer} {other['cores']:.2f}) [load {(kit['load'] + other['load']) / 2:.1f}]"
+            )
+            readings[f"{peer} {rows} row(s)"] = {
+                "cpu_ratio": ratio,
+                "rps_ratio": kit["rps"] / other["rps"],
+                "kit_cores": kit["cores"],
+                "peer_cores": other["cores"],
+            }
+    return readings
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -536,6 +587,7 @@ def main() -> None:
     peers = [name for name in servers if name not in (KIT, FLOOR)]
     ratio_table(figures, starts, peers)
     results = goals(figures, starts, peers)
+    normalised = cpu_normalised(figures, peers)
     write_results(
         "serve",
         {
@@ -554,6 +606,7 @@ def main() -> None:
             "cold_start": starts,
             "skipped": skipped,
             "goals": results,
+            "cpu_normalised_c8": normalised,
         },
     )
 

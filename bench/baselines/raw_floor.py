@@ -1,9 +1,10 @@
 """The floor of bench/serve.py: the least a Python service can do per request on the kit's server
-stack (gunicorn's arbiter, uvicorn workers). A bare ASGI app, no framework: read the body, parse
-it with orjson, one numpy array, one onnxruntime call with the kit's session options, answer
-with orjson. No validation, no metrics, no routing beyond the path check.
+stack (gunicorn's arbiter, uvicorn workers, each on a listening socket of its own). A bare ASGI
+app, no framework: read the body, parse it with orjson, one numpy array, one onnxruntime call
+with the kit's session options, answer with orjson. No validation, no metrics, no routing
+beyond the path check.
 
-    gunicorn --worker-class uvicorn_worker.UvicornWorker raw_floor:app   (MODEL in the env)
+    gunicorn --worker-class uvicorn_worker.UvicornWorker --reuse-port raw_floor:app   (MODEL)
 """
 
 import os

@@ -15,8 +15,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 import orjson
-from starlette.requests import Request
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Receive, Scope
 
 from ml.serve import protocol
 from ml.serve.sampling import is_check
@@ -29,25 +28,30 @@ JSON_HEADERS = [(b"content-type", b"application/json")]
 ALLOW_HEADERS = [*JSON_HEADERS, (b"allow", b"POST")]
 INTERNAL_ERROR = orjson.dumps({"error": "internal server error; see the service's log"})
 
-# Answers a request to (service, path parameters, request) with a JSON-serialisable object.
-Handler = Callable[[Service, tuple[str, ...], Request], Awaitable[object]]
+# Answers a request to (service, path parameters, ASGI scope, receive) with a JSON-serialisable
+# object. The raw ASGI scope and receive, no Starlette Request: nothing here needs its parsing.
+Handler = Callable[[Service, tuple[str, ...], Scope, Receive], Awaitable[object]]
 
 
-async def infer_v2(service: Service, names: tuple[str, ...], request: Request) -> object:
+async def infer_v2(
+    service: Service, names: tuple[str, ...], scope: Scope, receive: Receive
+) -> object:
     name, version = names if len(names) == 2 else (names[0], None)
     model = service.served(name, version).model
-    payload = v2_object(await service.read_json(request))
+    payload = v2_object(await service.read_json(scope["headers"], receive))
     rows = v2_rows(payload, model, service.settings.max_batch_rows)
     wanted = protocol.requested_outputs(payload, model)
-    result = service.predict(model, rows, not is_check(request.scope["headers"]))
+    result = service.predict(model, rows, not is_check(scope["headers"]))
     return protocol.v2_response(model, name, result, payload.get("id"), wanted)
 
 
-async def predict_v1(service: Service, names: tuple[str, ...], request: Request) -> object:
+async def predict_v1(
+    service: Service, names: tuple[str, ...], scope: Scope, receive: Receive
+) -> object:
     served = service.served(names[0])
-    payload = await service.read_json(request)
+    payload = await service.read_json(scope["headers"], receive)
     rows = v1_rows(payload, served.model, service.settings.max_batch_rows, served.named)
-    result = service.predict(served.model, rows, not is_check(request.scope["headers"]))
+    result = service.predict(served.model, rows, not is_check(scope["headers"]))
     return protocol.v1_response(served.model, result)
 
 
@@ -89,7 +93,7 @@ class InferenceRoutes:
                 status, headers = 405, ALLOW_HEADERS
                 body = orjson.dumps({"error": f"{scope['method']} is not allowed; use POST"})
             else:
-                answer = await handler(self.service, names, Request(scope, receive))
+                answer = await handler(self.service, names, scope, receive)
                 body = orjson.dumps(answer, option=orjson.OPT_SERIALIZE_NUMPY)
         except RequestError as exc:
             status, body = exc.status, orjson.dumps({"error": exc.message})

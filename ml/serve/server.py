@@ -6,21 +6,35 @@ everything again). onnxruntime is not imported in the parent (its import starts 
 a fork would not carry over): each worker imports it and loads the model after the fork. The
 arbiter restarts a worker that dies and, on SIGTERM, lets in-flight requests finish for
 `serve.graceful_timeout_seconds` before it stops them.
+
+On Linux each worker listens on a socket of its own, all bound to the one address with
+SO_REUSEPORT (gunicorn's reuse_port), so the kernel spreads new connections over the workers.
+On one socket shared by every worker, whichever worker woke first accepted a whole burst of
+new connections (a client's pool of keep-alive connections, a load generator's) and the
+others idled. Elsewhere (macOS, the BSDs) the last socket bound would take every connection,
+so there the workers share the arbiter's socket as before.
 """
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
+import socket
 import sys
+from typing import TYPE_CHECKING
 
 from gunicorn.app.base import BaseApplication
 
-from ml.config import ServeParams
+from ml.errors import UserError
+
+if TYPE_CHECKING:
+    from ml.config import ServeParams
 
 log = logging.getLogger("ml.serve")
 
 WORKER_BOOT_ERROR = 3  # gunicorn's exit status for a worker that cannot start: stops the arbiter
+OWN_LISTENERS = sys.platform.startswith("linux") and hasattr(socket, "SO_REUSEPORT")
 
 
 class ServiceApplication(BaseApplication):
@@ -46,12 +60,15 @@ class ServiceApplication(BaseApplication):
 
 def run(params: ServeParams) -> int:
     """Serve until stopped; the arbiter's exit status (0 after a graceful stop)."""
+    if OWN_LISTENERS:
+        check_free(params.host, params.port)
     import ml.serve.app  # noqa: F401 - imported once here, shared by every forked worker
 
     options = {
         "bind": f"{params.host}:{params.port}",
         "workers": params.workers,
         "worker_class": "uvicorn_worker.UvicornWorker",
+        "reuse_port": OWN_LISTENERS,  # a listening socket per worker (see above)
         "graceful_timeout": round(params.graceful_timeout_seconds),  # whole seconds
         "keepalive": 5,  # seconds an idle keep-alive connection stays open
         "accesslog": None,  # one log line per request would cost more than the model
@@ -78,3 +95,26 @@ def run(params: ServeParams) -> int:
             os._exit(status)
         return status
     return 0
+
+
+def check_free(host: str, port: int) -> None:
+    """Refuse an address something already listens on. The workers' SO_REUSEPORT sockets
+    would otherwise join the listening sockets of another service of the same user, and the
+    two would split the traffic without a word. A bind without that option fails on any
+    listener, SO_REUSEPORT or not."""
+    # The address as gunicorn binds it: IPv6 for an IPv6 literal, else IPv4 (a name resolved).
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        # As gunicorn binds: SO_REUSEADDR lets a restart bind while old connections linger.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except socket.gaierror as exc:
+            raise UserError(f"serve.host {host!r}: cannot resolve it: {exc.strerror}") from None
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise UserError(
+                    f"{host}:{port} is in use: another process listens there; stop it or "
+                    "choose another serve.port (--port)"
+                ) from None
+            raise UserError(f"cannot listen on {host}:{port}: {exc.strerror}") from None

@@ -10,7 +10,7 @@ import os
 import warnings
 
 import numpy as np
-from starlette.requests import Request
+from starlette.types import Receive
 
 from ml.serve import page
 from ml.serve.features import NamedFeatures
@@ -103,25 +103,26 @@ class Service:
             )
         return served
 
-    async def read_json(self, request: Request) -> object:
-        """The request body as JSON, within the size limit; 415 for anything but JSON."""
-        content_type, length = header_values(request.scope["headers"])
+    async def read_json(self, headers: list[tuple[bytes, bytes]], receive: Receive) -> object:
+        """The body of a request with these raw ASGI headers, read from `receive`, as JSON,
+        within the size limit; 415 for anything but JSON."""
+        content_type, length = header_values(headers)
         if content_type.split(b";")[0].strip().lower() != b"application/json":
             got = content_type.decode("latin-1") or "no type"
             raise RequestError(415, f"send the body as application/json (got {got!r})")
         limit = self.settings.max_body_bytes
         if length is not None and length.isdigit() and int(length) > limit:
-            await drain(request, limit)
+            await drain(receive, limit)
             raise RequestError(413, f"the body has {int(length)} bytes; the limit is {limit}")
         chunks, received = [], 0
         while True:
-            message = await request.receive()
+            message = await receive()
             if message["type"] != "http.request":  # the client went away
                 raise RequestError(400, "the client disconnected before sending the whole body")
             chunks.append(message.get("body", b""))
             received += len(chunks[-1])
             if received > limit:
-                await drain(request, limit)
+                await drain(receive, limit)
                 raise RequestError(413, f"the body exceeds the limit of {limit} bytes")
             if not message.get("more_body", False):
                 break
@@ -150,12 +151,12 @@ def header_values(headers: list[tuple[bytes, bytes]]) -> tuple[bytes, bytes | No
     return content_type, length
 
 
-async def drain(request: Request, limit: int) -> None:
+async def drain(receive: Receive, limit: int) -> None:
     """Read and drop the rest of an oversized body (up to 16 x the limit) so the client reads
     the 413 answer instead of a reset connection; beyond that the connection is closed."""
     received = 0
     while received <= 16 * limit:
-        message = await request.receive()
+        message = await receive()
         if message["type"] != "http.request":
             return
         received += len(message.get("body", b""))

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from starlette.requests import Request
 
 from ml.config import ServeParams
 from ml.serve.command import settings_for
@@ -79,7 +78,9 @@ def test_predictions_are_counted_and_sampled(digits_onnx, tmp_path):
     assert len(samples.read_text().splitlines()) == 3  # every row: sample_every is 1
 
 
-def request(headers: dict[str, str], chunks: list[bytes], disconnect: bool = False) -> Request:
+def read(service: Service, headers: dict[str, str], chunks: list[bytes], disconnect: bool = False):
+    """read_json on a request with these headers whose body arrives in these chunks (the last
+    replaced by a disconnect when asked)."""
     messages = [
         {"type": "http.request", "body": chunk, "more_body": i < len(chunks) - 1}
         for i, chunk in enumerate(chunks)
@@ -91,11 +92,7 @@ def request(headers: dict[str, str], chunks: list[bytes], disconnect: bool = Fal
         return messages.pop(0) if messages else {"type": "http.disconnect"}
 
     raw = [(name.encode(), value.encode()) for name, value in headers.items()]
-    return Request({"type": "http", "method": "POST", "headers": raw}, receive)
-
-
-def read(service: Service, headers: dict[str, str], chunks: list[bytes], **options):
-    return asyncio.run(service.read_json(request(headers, chunks, **options)))
+    return asyncio.run(service.read_json(raw, receive))
 
 
 JSON = {"content-type": "application/json; charset=utf-8"}
