@@ -163,6 +163,7 @@ def test_grayscale_image_models_get_an_upload_and_tiny_ones_a_grid(
     assert (config["grid"], config["upload"], config["features"]) == (grid, True, None)
     assert config["examples"]  # the held-out test images, as PNG files of the model's size
     content = base64.b64decode(config["examples"][0]["b64"])
+    assert model.preprocessing is not None
     assert decode(content, model.preprocessing).shape == (*size, 1)
 
 
