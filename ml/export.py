@@ -77,22 +77,14 @@ def export(
 
 def image_folder_reference(x_train: ImageFiles, x_test, y_test, class_labels) -> dict:
     """The `reference` and `examples` of an image folder's model, both bounded whatever the
-    image size: summaries of a sample of the training images, and a few whole test images,
-    none when they are large."""
+    image size: summaries of a sample of the training images, and a few test images as PNG."""
     from ml import reference
 
     shape = x_train.preprocessing.input_shape
     sample = dataclasses.replace(x_train, files=x_train.files[:REFERENCE_IMAGES])
-    shown = reference.image_example_count(shape)
-    if not shown:
-        log.warning(
-            "Images of %s are too large to keep held-out examples in the model file: the "
-            "deploy's smoke test checks the service on a blank image, without accuracy",
-            "x".join(map(str, shape)),
-        )
     return {
         "reference": reference.image_reference(sample.batches(REFERENCE_BATCH), shape),
-        "examples": reference.examples(x_test[:shown], y_test[:shown], class_labels),
+        "examples": reference.image_examples(x_test, y_test, class_labels),
     }
 
 

@@ -8,13 +8,16 @@
   image size; such a reference says so (`kind`) and records the images' shape, and the monitor
   summarizes the sampled images the same way (`columns_of`).
 - `examples`: a few held-out test rows with their targets. The deploy smoke test sends them to
-  the new service, and the web page offers them as ready-made inputs.
+  the new service, and the web page offers them as ready-made inputs. A model trained on an
+  image folder keeps its test images instead, as base64 PNG (`images`, `image_examples`), sent
+  as encoded images through the service's own image path.
 
 Everything here is plain numpy so the monitor can use it without the training stack.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 
 import numpy as np
@@ -24,14 +27,21 @@ from ml import image_summary
 
 BINS = 10  # quantile bins per column; fewer when a column has few distinct values
 EXAMPLES = 32  # held-out rows kept as examples (about 12 KiB of JSON for the digits model)
-# An image folder's examples are whole images: they hold at most this many input values in all
-# (about 1.4 MB of JSON), and there are none rather than fewer than MIN_IMAGE_EXAMPLES, as the
-# deploy's smoke test judges the service's accuracy on them: one or two would fail it by chance.
-# A 36x36 RGB model keeps 32 examples, a 73x73 RGB one 8, a 224x224 RGB one none.
-EXAMPLE_VALUES = 131_072
+# An image folder's examples are its first test images as PNG (lossless, of the model's size and
+# colour mode: they decode to exactly the rows the model saw), base64 in an `images` list. They
+# are kept in order, up to EXAMPLES, while their base64 text adds up to at most EXAMPLE_BYTES;
+# beyond that budget while fewer than MIN_IMAGE_EXAMPLES are kept, up to MAX_EXAMPLE_BYTES; and
+# none rather than fewer than MIN_IMAGE_EXAMPLES, as the deploy's smoke test judges the service's
+# accuracy on them (one or two would fail it by chance). A 224x224 RGB PNG is at most ~201 KB as
+# base64 (noise does not compress), so every model up to that size keeps at least 8; 32x32 RGB
+# images take a few KB each, so such a model keeps 32 in about 100 KB.
+EXAMPLE_BYTES = 1_048_576
+MAX_EXAMPLE_BYTES = 2_097_152
 MIN_IMAGE_EXAMPLES = 8
 # Shares below this count as this: an empty bin would make PSI infinite.
 MIN_SHARE = 1e-4
+
+log = logging.getLogger(__name__)
 
 IMAGE_SUMMARY = "image_summary"  # a reference's `kind` when its columns summarize images
 
@@ -119,10 +129,35 @@ def examples(x_test: np.ndarray, y_test: np.ndarray, class_labels: list[str] | N
     }
 
 
-def image_example_count(input_shape: tuple[int, ...]) -> int:
-    """How many held-out images an image folder's model keeps as examples."""
-    fitting = min(EXAMPLES, EXAMPLE_VALUES // int(np.prod(input_shape)))
-    return fitting if fitting >= MIN_IMAGE_EXAMPLES else 0
+def image_examples(x_test, y_test: np.ndarray, class_labels: list[str]) -> dict:
+    """An image folder's examples: `images` (base64 PNG of the decoded test images `x_test`,
+    which may be ImageFiles, decoded one at a time) and their `targets`, bounded as above."""
+    import base64
+
+    from ml.data.images import encode_png
+
+    encoded: list[str] = []
+    total = 0
+    for row in range(min(EXAMPLES, len(x_test))):
+        text = base64.b64encode(encode_png(x_test[row : row + 1][0])).decode("ascii")
+        budget = EXAMPLE_BYTES if len(encoded) >= MIN_IMAGE_EXAMPLES else MAX_EXAMPLE_BYTES
+        if total + len(text) > budget:
+            break
+        encoded.append(text)
+        total += len(text)
+    if len(encoded) < min(MIN_IMAGE_EXAMPLES, len(x_test)):
+        log.warning(
+            "Test images of %s are too large to keep %d as examples in %d bytes: the deploy's "
+            "smoke test checks the service on a blank image, without accuracy",
+            "x".join(map(str, np.shape(x_test)[1:])),
+            MIN_IMAGE_EXAMPLES,
+            MAX_EXAMPLE_BYTES,
+        )
+        encoded = []
+    return {
+        "images": encoded,
+        "targets": [class_labels[int(t)] for t in y_test[: len(encoded)]],
+    }
 
 
 def compact(row: np.ndarray) -> Nested:

@@ -99,8 +99,14 @@ def write_linear_onnx(path: Path, dataset: dict, weights: np.ndarray, bias: np.n
 
 
 def metadata(dataset: dict, x_train, x_test, y_test) -> dict:
-    """What ml.export.build_metadata writes, plus the reference statistics and examples."""
+    """What ml.export.build_metadata writes, plus the reference statistics and examples (an
+    image model's as PNG, as export keeps them)."""
     classification = dataset["task"] == "classification"
+    saved = reference.describe(
+        x_train, x_test, y_test, dataset["feature_names"], dataset["class_labels"]
+    )
+    if dataset["input_kind"] == "image" and dataset.get("preprocessing"):
+        saved["examples"] = reference.image_examples(x_test, y_test, dataset["class_labels"])
     width = len(dataset["class_labels"]) if classification else 1
     return {
         "task": dataset["task"],
@@ -117,9 +123,7 @@ def metadata(dataset: dict, x_train, x_test, y_test) -> dict:
         "params_hash": "0" * 16,
         "git_commit": None,
         "versions": {},
-    } | reference.describe(
-        x_train, x_test, y_test, dataset["feature_names"], dataset["class_labels"]
-    )
+    } | saved
 
 
 def free_port() -> int:

@@ -93,6 +93,25 @@ def to_input(image: PIL.Image.Image, preprocessing: Preprocessing) -> np.ndarray
     return pixels.reshape(preprocessing.input_shape)
 
 
+def encode_png(pixels: np.ndarray) -> bytes:
+    """A model-input image (`Preprocessing.input_shape`, pixels k/255) as a PNG: lossless and
+    already of the target size and colour mode, so `decode` gives back exactly `pixels`."""
+    from PIL import Image
+
+    levels = np.rint(np.asarray(pixels, dtype=np.float32) * PIXEL_MAX)
+    if (
+        levels.ndim != 3
+        or levels.shape[2] not in (1, 3)
+        or not np.all((levels >= 0) & (levels <= PIXEL_MAX))
+    ):
+        raise ValueError(f"not an image of 0..1 pixels with 1 or 3 channels: {pixels.shape}")
+    channels = levels.astype(np.uint8)
+    image = Image.fromarray(channels[:, :, 0] if channels.shape[2] == 1 else channels)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", optimize=True)
+    return buffer.getvalue()
+
+
 def decode_all(paths: list[Path], preprocessing: Preprocessing) -> np.ndarray:
     """The files as one float32 batch: for the few rows that fit in memory at once."""
     batch = np.empty((len(paths), *preprocessing.input_shape), dtype=np.float32)

@@ -18,6 +18,9 @@ from ml.serve.model import LoadedModel
 EXAMPLES_ON_PAGE = 10
 GRID_MAX_SIDE = 28  # a drawing grid for tiny grayscale images (8 x 8 digits, 28 x 28 MNIST)
 EXAMPLE_MAX_SIZE = 64 * 64 * 3  # examples larger than this would make the page megabytes
+# An image model's examples are PNG files (base64): the page holds the first ones up to this many
+# bytes of them (at least one), about 3 at 224x224 RGB, all 10 for small images.
+EXAMPLE_IMAGE_BYTES = 512 * 1024
 
 
 @functools.cache
@@ -42,7 +45,7 @@ def page_config(model: LoadedModel, name: str) -> dict:
     )
     upload = model.preprocessing is not None
     features, named = (None, False) if grid or upload else form_fields(model)
-    examples = page_examples(model, features, named) if model.row_size <= EXAMPLE_MAX_SIZE else []
+    examples = page_examples(model, features, named)
     return {
         "name": name,
         "version": model.version,
@@ -76,6 +79,10 @@ def form_fields(model: LoadedModel) -> tuple[list[dict], bool]:
 
 def page_examples(model: LoadedModel, fields: list[dict] | None, named: bool) -> list[dict]:
     examples = model.metadata.get("examples") or {}
+    if examples.get("images"):
+        return image_examples(examples)
+    if model.row_size > EXAMPLE_MAX_SIZE:  # a huge table, or an image model saved as pixels
+        return []
     pairs = list(zip(examples.get("inputs", []), examples.get("targets", []), strict=False))
     encoding = model.encoding if named else None
     result = []
@@ -89,6 +96,18 @@ def page_examples(model: LoadedModel, fields: list[dict] | None, named: bool) ->
         else:
             values = dict(zip([f["name"] for f in fields], flat.tolist(), strict=True))
         result.append({"input": values, "target": target})
+    return result
+
+
+def image_examples(examples: dict) -> list[dict]:
+    """An image model's examples as the page shows and sends them: the PNG's base64 text."""
+    result: list[dict] = []
+    total = 0
+    for text, target in zip(examples["images"], examples.get("targets", []), strict=False):
+        total += len(text)
+        if len(result) == EXAMPLES_ON_PAGE or (result and total > EXAMPLE_IMAGE_BYTES):
+            break
+        result.append({"b64": text, "target": target})
     return result
 
 

@@ -118,10 +118,13 @@ def test_regression_export_carries_target_and_single_output(tmp_path):
 @pytest.mark.parametrize("size", [16, 160])
 def test_an_image_folders_metadata_stays_small_for_large_images(tmp_path, size):
     """The model file carries summaries of the training images as its drift reference and
-    names no pixels, so its metadata does not grow with the image size."""
+    names no pixels, so its metadata does not grow with the image size; its examples are the
+    test images as PNG, bounded in bytes."""
+    import base64
     import json
 
     from ml import reference
+    from ml.data.images import Preprocessing, decode
     from tests.image_folders import write_image_folder
 
     prepared = tmp_path / "prepared"
@@ -144,13 +147,15 @@ def test_an_image_folders_metadata_stays_small_for_large_images(tmp_path, size):
     assert stats["kind"] == reference.IMAGE_SUMMARY and stats["input_shape"] == [size, size, 3]
     assert stats["rows"] == dataset["rows"]["train"]
     assert len(stats["columns"]) == 37 and metadata["feature_names"] is None
-    examples = metadata["examples"]["inputs"]
-    if size == 16:  # a few whole test images, as many as fit
-        assert len(examples) == dataset["rows"]["test"]
-        assert np.asarray(examples).shape[1:] == (16, 16, 3)
-    else:  # 160 x 160 x 3: none, too large to keep
-        assert examples == [] and metadata["examples"]["targets"] == []
+    # The held-out test images, whatever their size, as PNG that decode to the very rows the
+    # model saw in evaluation, with their classes; bounded in bytes.
+    examples = metadata["examples"]
+    x_test, y_test = load_split(prepared, "test")
+    assert len(examples["images"]) == dataset["rows"]["test"] == 5  # all fit (32 at most)
+    assert examples["targets"] == [dataset["class_labels"][code] for code in y_test]
+    assert sum(map(len, examples["images"])) <= reference.EXAMPLE_BYTES
+    rule = Preprocessing.from_dataset(dataset)
+    shown = np.stack([decode(base64.b64decode(text), rule) for text in examples["images"]])
+    np.testing.assert_array_equal(shown, x_test[:])
     without_examples = {key: value for key, value in metadata.items() if key != "examples"}
     assert len(json.dumps(without_examples)) < 16_384
-    # The examples are bounded too: at most reference.EXAMPLE_VALUES input values.
-    assert np.asarray(examples).size <= reference.EXAMPLE_VALUES

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+
 import numpy as np
 import pytest
 
@@ -80,9 +82,47 @@ def test_sampled_rows_become_the_references_columns():
         reference.columns_of(stats, rows[:, :89])
 
 
-def test_image_examples_are_bounded_and_never_too_few_to_judge():
-    assert reference.image_example_count((8, 8, 1)) == reference.EXAMPLES
-    assert reference.image_example_count((36, 36, 3)) == 32
-    assert reference.image_example_count((73, 73, 3)) == 8
-    assert reference.image_example_count((74, 74, 3)) == 0  # 7 would be too few
-    assert reference.image_example_count((224, 224, 3)) == 0
+def noise_images(count: int, side: int, channels: int = 3) -> np.ndarray:
+    """Images that PNG cannot compress: the largest examples of their size."""
+    levels = np.random.default_rng(side).integers(0, 256, size=(count, side, side, channels))
+    return (levels / 255.0).astype(np.float32)
+
+
+def decoded(examples: dict, size: int, color_mode: str = "rgb") -> np.ndarray:
+    from ml.data.images import Preprocessing, decode
+
+    rule = Preprocessing((size, size), color_mode)
+    return np.stack([decode(base64.b64decode(text), rule) for text in examples["images"]])
+
+
+def test_image_examples_are_lossless_pngs_with_their_targets():
+    x = noise_images(40, 32)
+    y = np.arange(40) % 3
+    examples = reference.image_examples(x, y, ["a", "b", "c"])
+    assert len(examples["images"]) == reference.EXAMPLES == 32  # 32 x ~4 KB fit in 1 MiB
+    assert examples["targets"] == ["a", "b", "c"] * 10 + ["a", "b"]
+    np.testing.assert_array_equal(decoded(examples, 32), x[:32])
+    assert "inputs" not in examples  # no float pixels: a reader of rows finds none
+
+
+@pytest.mark.parametrize("side", [160, 224])
+def test_image_examples_keep_at_least_eight_up_to_224_square_rgb(side):
+    examples = reference.image_examples(noise_images(32, side), np.zeros(32), ["a"])
+    kept = len(examples["images"])
+    total = sum(map(len, examples["images"]))
+    assert kept >= reference.MIN_IMAGE_EXAMPLES
+    assert total <= reference.MAX_EXAMPLE_BYTES
+    # Past the minimum, only as many as fit in the budget: one more would not have.
+    if kept > reference.MIN_IMAGE_EXAMPLES:
+        assert total <= reference.EXAMPLE_BYTES < total + len(examples["images"][0])
+    np.testing.assert_array_equal(decoded(examples, side), noise_images(32, side)[:kept])
+
+
+def test_image_examples_are_none_rather_than_too_few_to_judge(caplog):
+    # 8 incompressible 300x300 RGB images are ~2.9 MB of base64, over MAX_EXAMPLE_BYTES.
+    examples = reference.image_examples(noise_images(8, 300), np.zeros(8), ["a"])
+    assert examples == {"images": [], "targets": []}
+    assert "too large to keep 8 as examples" in caplog.text
+    # A test split of fewer than 8 images keeps them all.
+    few = reference.image_examples(noise_images(3, 16), np.array([0, 1, 0]), ["a", "b"])
+    assert len(few["images"]) == 3 and few["targets"] == ["a", "b", "a"]

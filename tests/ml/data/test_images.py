@@ -3,6 +3,7 @@ decoding rule (colour mode, bilinear resize to the declared size, pixels in 0..1
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
@@ -104,3 +105,24 @@ def test_decode_tries_no_decoder_but_png_and_jpeg(tmp_path: Path) -> None:
     Image.new("RGB", (8, 8)).save(tmp_path / "image.gif", format="GIF")
     with pytest.raises(Image.UnidentifiedImageError):
         images.decode(tmp_path / "image.gif", Preprocessing((8, 8), "rgb"))
+
+
+@pytest.mark.parametrize("color_mode", ["rgb", "grayscale"])
+def test_a_png_of_model_input_pixels_decodes_to_exactly_those_pixels(color_mode: str) -> None:
+    """Examples are kept as PNG: the decoding rule applied to one gives back the very rows."""
+    preprocessing = Preprocessing((20, 30), color_mode)
+    rng = np.random.default_rng(0)
+    levels = rng.integers(0, 256, size=preprocessing.input_shape)
+    levels[0, :3, 0] = [0, 255, 128]  # both ends of the range
+    pixels = (levels / images.PIXEL_MAX).astype(np.float32)
+    content = images.encode_png(pixels)
+    with Image.open(io.BytesIO(content)) as image:
+        assert image.format == "PNG" and image.size == (30, 20)
+    np.testing.assert_array_equal(images.decode(content, preprocessing), pixels)
+
+
+def test_encode_png_refuses_what_is_no_image_of_pixels_in_0_to_1() -> None:
+    with pytest.raises(ValueError, match=r"not an image of 0\.\.1 pixels"):
+        images.encode_png(np.full((4, 4, 3), 2.0, dtype=np.float32))
+    with pytest.raises(ValueError, match=r"with 1 or 3 channels: \(4, 4, 2\)"):
+        images.encode_png(np.zeros((4, 4, 2), dtype=np.float32))

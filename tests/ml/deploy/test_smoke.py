@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
+import shutil
 import time
 from pathlib import Path
 
@@ -16,6 +18,7 @@ import pytest
 
 from ml.config import SmokeParams
 from ml.deploy.smoke import SmokeTestFailed, smoke_test, wait_for_version
+from ml.onnx_model import finalize, read_metadata
 from tests.loopback_http import LoopbackServer, reply
 from tests.serving import linear_model, running_service, write_serve_params
 
@@ -130,3 +133,48 @@ def test_the_smoke_tests_requests_are_not_sampled_as_served_inputs(digits_onnx, 
         while len(sampled_rows(samples)) < 3 and time.monotonic() < deadline:
             time.sleep(0.1)
     assert [row["x"] for row in sampled_rows(samples)] == [[0.25] * 64] * 3
+
+
+def served_image_model(model: Path, root: Path):
+    """The image model `model` served as `shapes` on loopback (a context manager)."""
+    params = write_serve_params(root / "params.yaml", model_name="shapes")
+    return running_service(model, params, root / "service.log")
+
+
+def test_an_image_model_is_checked_through_the_services_image_path(image_onnx, tmp_path):
+    """Its examples are PNG files: sent as v1 b64 instances and a v2 BYTES tensor, decoded by
+    the service, answered as onnxruntime answers the same files decoded here, and scored."""
+    examples = read_metadata(image_onnx)["examples"]
+    count = len(examples["images"])
+    assert count >= 5 and "inputs" not in examples
+    with served_image_model(image_onnx, tmp_path) as url:
+        passed = smoke_test(url, "shapes", image_onnx, SETTINGS)
+    assert passed[1].startswith(f"v2 infer on {count} example images matches local onnxruntime")
+    accuracy = re.fullmatch(
+        rf"v1 predict: (\d+)% of {count} held-out example images right", passed[2]
+    )
+    assert accuracy and int(accuracy.group(1)) >= 50, passed
+
+
+def test_an_image_model_that_answers_wrongly_fails(image_onnx, tmp_path):
+    """A model that calls every image the same class gets about a third of them right."""
+    prepared = image_onnx.parent / "prepared"  # where the `image_onnx` fixture prepared it
+    constant = linear_model(prepared, tmp_path / "constant.onnx", weight_scale=0.0)
+    with served_image_model(constant, tmp_path) as url, pytest.raises(SmokeTestFailed) as caught:
+        smoke_test(url, "shapes", constant, SETTINGS)
+    below = r"accuracy on the \d+ held-out examples is 0\.\d\d, below deploy\.smoke\.min_accuracy"
+    assert re.fullmatch(below + r" 0\.5", str(caught.value)), caught.value
+
+
+def test_an_image_model_file_without_examples_is_checked_on_a_blank_image(image_onnx, tmp_path):
+    """Image models exported before their examples were kept as PNG kept none above 73x73."""
+    older = tmp_path / "older.onnx"
+    shutil.copy(image_onnx, older)
+    metadata = read_metadata(older)
+    finalize(
+        older, metadata["output_name"], metadata | {"examples": {"inputs": [], "targets": []}}
+    )
+    with served_image_model(older, tmp_path) as url:
+        passed = smoke_test(url, "shapes", older, SETTINGS)
+    assert passed[1].startswith("v2 infer on 1 examples matches local onnxruntime")
+    assert passed[2] == "v1 predict returned 1 values"

@@ -10,6 +10,8 @@ import httpx
 import pytest
 
 from ml.config import PrepareParams
+from ml.data.images import decode
+from ml.onnx_model import read_metadata
 from ml.prepare import prepare
 from ml.serve.model import load
 from ml.serve.page import page_config
@@ -80,7 +82,9 @@ def test_tabular_page_is_a_form_of_named_features(browser, tabular_onnx, tmp_pat
         page.close()
 
 
-def test_image_page_predicts_an_uploaded_or_dropped_image(browser, image_service, image_folder):
+def test_image_page_predicts_an_uploaded_or_dropped_image(
+    browser, image_service, image_folder, image_onnx
+):
     page = browser.new_page(viewport={"width": 1000, "height": 640})
     page.goto(image_service)
     assert page.locator("#grid").count() == 0  # 16 x 16 RGB: an upload, not a drawing grid
@@ -116,11 +120,17 @@ def test_image_page_predicts_an_uploaded_or_dropped_image(browser, image_service
         page.inner_text("#error") == "notes.txt is not a PNG or JPEG image; choose an image file."
     )
     assert page.inner_text("#prediction") == "\u2013"
-    # A held-out example from the metadata: its decoded pixels, sent as a tensor.
-    page.click("#example")
+    # A held-out example from the metadata: its PNG file, shown and sent as an encoded image.
+    first = read_metadata(image_onnx)["examples"]["images"][0]
+    with page.expect_request("**/v1/models/shapes:predict") as sent:
+        page.click("#example")
+    assert sent.value.post_data_json == {"instances": [{"b64": first}]}
     page.wait_for_function("document.querySelectorAll('.bar-row').length === 3")
     truth = re.search(r"true \S+: (\w+)", page.inner_text("#example-note"))
     assert truth and page.inner_text("#prediction") == truth.group(1)
+    assert page.get_attribute("#preview", "src") == f"data:image/png;base64,{first}"
+    assert page.locator("#preview").evaluate("image => image.naturalWidth") == 16  # it decoded
+    page.screenshot(path=str(ARTIFACTS / "page-image-example.png"), full_page=True)
     page.close()
 
 
@@ -151,10 +161,26 @@ def test_grayscale_image_models_get_an_upload_and_tiny_ones_a_grid(
     model = load(linear_model(tmp_path / "prepared", tmp_path / "model.onnx"))
     config = page_config(model, "shapes")
     assert (config["grid"], config["upload"], config["features"]) == (grid, True, None)
-    assert config["examples"]  # the held-out test images (6 of 36), their pixels flat
-    assert len(config["examples"][0]["input"]) == size[0] * size[1]
+    assert config["examples"]  # the held-out test images, as PNG files of the model's size
+    content = base64.b64decode(config["examples"][0]["b64"])
+    assert model.preprocessing is not None
+    assert decode(content, model.preprocessing).shape == (*size, 1)
 
 
 def test_the_bundled_digits_get_a_grid_and_no_upload(digits_onnx):
     config = page_config(load(digits_onnx), "digits")
     assert (config["grid"], config["upload"], config["features"]) == (True, False, None)
+
+
+def test_the_page_holds_image_examples_up_to_its_byte_budget_and_at_least_one():
+    from ml.serve import page
+
+    def examples(count: int, size: int) -> dict:
+        return {"images": [str(i) * size for i in range(count)], "targets": list(range(count))}
+
+    assert len(page.image_examples(examples(12, 100))) == page.EXAMPLES_ON_PAGE
+    budget = page.EXAMPLE_IMAGE_BYTES
+    shown = page.image_examples(examples(8, budget // 3))
+    assert [e["target"] for e in shown] == [0, 1, 2]  # a fourth would pass the budget
+    assert shown[0] == {"b64": "0" * (budget // 3), "target": 0}
+    assert len(page.image_examples(examples(3, budget + 1))) == 1  # one, however large
