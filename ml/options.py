@@ -25,6 +25,7 @@ PARAMS = Path("params.yaml")
 PREPARED = Path("data/prepared")
 METRICS_DIR = Path("metrics")
 TRAIN_METRICS = Path("metrics/train.json")
+CONVERSION = Path("models/conversion")
 STATE_DIR = Path(".deploy")
 # The kinds `train.model` accepts (ml.config.TrainParams; a test keeps the two in step).
 MODEL_KINDS = ("cnn", "mlp")
@@ -32,6 +33,14 @@ MODEL_KINDS = ("cnn", "mlp")
 ParamsFile = Annotated[Path, typer.Option("--params", help="Params file to read.")]
 PreparedData = Annotated[
     Path, typer.Option("--data", help="Prepared data directory (written by `ml prepare`).")
+]
+ConversionDir = Annotated[
+    Path,
+    typer.Option(
+        "--conversion",
+        help="train's ONNX conversion of the model and Keras' outputs on the test split, "
+        "which export verifies (ml.conversion).",
+    ),
 ]
 MetricsDir = Annotated[
     Path, typer.Option("--metrics-dir", help="Directory of the metrics files (evaluate.json...).")

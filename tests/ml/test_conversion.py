@@ -1,0 +1,132 @@
+"""train's ONNX conversion, verified by export without TensorFlow; used only when it is of the
+model file and test split at hand; a model that does not convert fails export naming the layer."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+
+import keras
+import numpy as np
+import pytest
+
+from ml import conversion
+from ml.config import ExportParams, TrainParams
+from ml.errors import UserError
+from ml.export import export
+from ml.onnx_model import read_metadata
+from tests.helpers import run
+from tests.ml.test_export import fit_and_save
+from tests.paths import REPO_ROOT
+
+
+@pytest.fixture(scope="module")
+def converted(prepared_digits, tmp_path_factory):
+    """A saved digits model and train's conversion of it."""
+    root = tmp_path_factory.mktemp("converted")
+    model_path = fit_and_save(
+        prepared_digits, root / "model.keras", TrainParams(cnn={"filters": [8], "dense_units": 16})
+    )
+    model = keras.models.load_model(model_path)
+    assert conversion.write(model, model_path, prepared_digits, root / "conversion")
+    return model_path, root / "conversion"
+
+
+def copy_of(conversion_dir, tmp_path):
+    copy = tmp_path / "conversion"
+    copy.mkdir()
+    for path in conversion_dir.iterdir():
+        (copy / path.name).write_bytes(path.read_bytes())
+    return copy
+
+
+def test_export_verifies_trains_conversion_without_importing_tensorflow(
+    converted, prepared_digits, tmp_path
+):
+    model_path, conversion_dir = converted
+    onnx_path = tmp_path / "model.onnx"
+    script = (
+        "import json, sys\n"
+        "from pathlib import Path\n"
+        "from ml.config import ExportParams\n"
+        "from ml.export import export\n"
+        f"report = export(Path({str(model_path)!r}), Path({str(prepared_digits)!r}), "
+        f"Path({str(onnx_path)!r}), ExportParams(), 'h', None, None, "
+        f"Path({str(conversion_dir)!r}))\n"
+        "loaded = sorted({'tensorflow', 'keras', 'tf2onnx'} & set(sys.modules))\n"
+        "print(json.dumps({'loaded': loaded, 'report': report}))\n"
+    )
+    result = run([sys.executable, "-c", script], cwd=REPO_ROOT, env=dict(os.environ))
+    printed = json.loads(result.stdout.strip().splitlines()[-1])
+    assert printed["loaded"] == []
+    report = printed["report"]
+    assert report["verified"] and report["label_flips"] == 0
+    assert report["test_rows"] == len(np.load(conversion_dir / conversion.OUTPUTS_FILE))
+    # The same file, names and metadata as an export that converts the model itself.
+    export(model_path, prepared_digits, tmp_path / "itself.onnx", ExportParams(), "h")
+    ours, theirs = read_metadata(onnx_path), read_metadata(tmp_path / "itself.onnx")
+    for key in ("input_name", "output_name", "input_shape", "output_shape", "reference"):
+        assert ours[key] == theirs[key], key
+    assert ours["input_name"] == "image" and ours["output_name"] == "probabilities"
+
+
+def test_export_checks_onnxruntime_against_the_recorded_keras_outputs(
+    converted, prepared_digits, tmp_path
+):
+    model_path, conversion_dir = converted
+    tampered = copy_of(conversion_dir, tmp_path)
+    outputs = np.load(tampered / conversion.OUTPUTS_FILE)
+    np.save(tampered / conversion.OUTPUTS_FILE, outputs + 1e-3)
+    onnx_path = tmp_path / "model.onnx"
+    with pytest.raises(UserError, match="ONNX verification failed"):
+        export(model_path, prepared_digits, onnx_path, ExportParams(), "h", None, None, tampered)
+    assert not onnx_path.exists()
+
+
+@pytest.mark.parametrize("key", ["model_sha256", "test_sha256"])
+def test_a_conversion_of_another_model_or_split_is_not_used(
+    converted, prepared_digits, tmp_path, key, caplog
+):
+    caplog.set_level(logging.INFO, logger="ml.conversion")
+    model_path, conversion_dir = converted
+    other = copy_of(conversion_dir, tmp_path)
+    # Outputs that would fail verification: export succeeds only by converting the model itself.
+    outputs = np.load(other / conversion.OUTPUTS_FILE)
+    np.save(other / conversion.OUTPUTS_FILE, outputs + 1.0)
+    record = json.loads((other / conversion.RECORD).read_text())
+    record[key] = "0" * 64
+    (other / conversion.RECORD).write_text(json.dumps(record))
+    assert conversion.read(other, model_path, prepared_digits) is None
+    onnx_path = tmp_path / "model.onnx"
+    report = export(model_path, prepared_digits, onnx_path, ExportParams(), "h", None, None, other)
+    assert report["verified"] and report["max_abs_diff"] <= 1e-5
+    assert f"is of another {key.removesuffix('_sha256')}" in caplog.text
+
+
+def test_a_model_that_does_not_convert_trains_and_fails_export_naming_the_layer(
+    prepared_digits, tmp_path
+):
+    @keras.saving.register_keras_serializable(package="test_conversion")
+    class Log1pLayer(keras.layers.Layer):
+        def call(self, inputs):
+            return keras.ops.log1p(keras.ops.abs(inputs))
+
+    inputs = keras.Input(shape=(8, 8, 1))
+    hidden = keras.layers.Dense(4)(keras.layers.Flatten()(inputs))
+    squashed = Log1pLayer(name="squash")(hidden)
+    model = keras.Model(inputs, keras.layers.Dense(10, activation="softmax")(squashed))
+    model_path = tmp_path / "model.keras"
+    model.save(model_path)
+
+    conversion_dir = tmp_path / "conversion"
+    assert not conversion.write(model, model_path, prepared_digits, conversion_dir)
+    assert not (conversion_dir / conversion.ONNX_FILE).exists()
+    assert "Log1p" in json.loads((conversion_dir / conversion.RECORD).read_text())["error"]
+    onnx_path = tmp_path / "model.onnx"
+    with pytest.raises(UserError, match=r"ONNX export failed at layer 'squash' \(Log1pLayer\)"):
+        export(
+            model_path, prepared_digits, onnx_path, ExportParams(), "h", None, None, conversion_dir
+        )
+    assert not onnx_path.exists()
