@@ -2,7 +2,7 @@
 
 Converting needs TensorFlow, whose start-up alone costs more than the conversion and the check of
 a small model. train has the model in memory, so it converts it and runs Keras on the test split
-too, and writes both (models/conversion/): export then checks onnxruntime against these Keras
+too, and writes both (models/conversion.npz): export then checks onnxruntime against these Keras
 outputs on every test row without importing TensorFlow. The record names the digests of the
 model file and the test split it was made from; export uses it only when both still match (an
 `ml export` of another model, or of other data, converts that model itself).
@@ -14,20 +14,22 @@ converting it again, fails naming the layer to blame (ml.export_diagnosis).
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
-import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from ml.io import atomic_dir, load_split, read_json, split_file, write_json
+from ml.io import atomic_path, load_split, read_json, split_file
 
 log = logging.getLogger(__name__)
 
-RECORD = "conversion.json"
-ONNX_FILE = "model.onnx"  # as Keras' exporter wrote it: export adds names and metadata
-OUTPUTS_FILE = "keras_test_outputs.npy"
+# The arrays of the .npz file (one file: DVC checks a file faster than a directory).
+RECORD = "record"  # JSON: the digests it was made from, the tensor names, the exporter's error
+ONNX = "onnx"  # the bytes of the ONNX file Keras' exporter wrote: export adds names and metadata
+KERAS_OUTPUTS = "keras_outputs"  # the Keras model's output on every test row, in order
 PARITY_BATCH = 256  # test rows per Keras (and onnxruntime) call
 
 
@@ -35,7 +37,7 @@ PARITY_BATCH = 256  # test rows per Keras (and onnxruntime) call
 class Conversion:
     """A conversion that matches the model file and test split at hand."""
 
-    onnx_path: Path
+    onnx: bytes
     keras_outputs: np.ndarray  # the Keras model's output on every test row, in order
     input_name: str
     output_name: str
@@ -67,9 +69,9 @@ def tensor_names(model, task: str) -> tuple[str, str]:
     return model.inputs[0].name, output
 
 
-def write(model, model_path: Path, data_dir: Path, out_dir: Path) -> bool:
+def write(model, model_path: Path, data_dir: Path, out_path: Path) -> bool:
     """Convert `model` (saved at `model_path`) and record Keras' outputs on the test split of
-    `data_dir` in `out_dir`; True when it converted."""
+    `data_dir` in `out_path` (.npz); True when it converted."""
     from ml.export_diagnosis import export_checked
 
     dataset = read_json(data_dir / "dataset.json")
@@ -82,27 +84,37 @@ def write(model, model_path: Path, data_dir: Path, out_dir: Path) -> bool:
         "output_name": output_name,
         "error": None,
     }
-    with atomic_dir(out_dir) as tmp:
-        np.save(tmp / OUTPUTS_FILE, keras_outputs(model, x_test))
+    outputs = keras_outputs(model, x_test)
+    onnx = b""
+    with tempfile.TemporaryDirectory(prefix="runwright-conversion-") as tmp:
         try:
-            export_checked(model, tmp / ONNX_FILE)
+            export_checked(model, Path(tmp) / "model.onnx")
+            onnx = (Path(tmp) / "model.onnx").read_bytes()
         except Exception as exc:  # the exporter raises anything; export names the layer
-            (tmp / ONNX_FILE).unlink(missing_ok=True)
             record["error"] = f"{type(exc).__name__}: {exc}"[:500]
             log.warning("The model does not convert to ONNX; export will say which layer fails")
-        write_json(tmp / RECORD, record)
+    with atomic_path(out_path) as tmp_path, tmp_path.open("wb") as handle:
+        arrays = {
+            RECORD: np.array(json.dumps(record)),
+            ONNX: np.frombuffer(onnx, dtype=np.uint8),
+            KERAS_OUTPUTS: outputs,
+        }
+        np.savez(handle, **arrays)  # type: ignore[arg-type]
     return record["error"] is None
 
 
-def read(conversion_dir: Path | None, model_path: Path, data_dir: Path) -> Conversion | None:
-    """The conversion in `conversion_dir` when it converted this model file for this test split;
-    None otherwise (no conversion, a failed one, or one of another model or split)."""
-    if conversion_dir is None or not (conversion_dir / RECORD).is_file():
+def read(conversion_path: Path | None, model_path: Path, data_dir: Path) -> Conversion | None:
+    """The conversion in `conversion_path` when it converted this model file for this test
+    split; None otherwise (no conversion, a failed one, or one of another model or split)."""
+    if conversion_path is None or not conversion_path.is_file():
         return None
     try:
-        record = read_json(conversion_dir / RECORD)
-    except ValueError as exc:
-        log.warning("Ignoring the conversion in %s: %s", conversion_dir, exc)
+        with np.load(conversion_path) as arrays:
+            record = json.loads(str(arrays[RECORD]))
+            onnx = arrays[ONNX].tobytes()
+            outputs = arrays[KERAS_OUTPUTS]
+    except (OSError, ValueError, KeyError) as exc:  # not a conversion .npz
+        log.warning("Ignoring the conversion %s: %s", conversion_path, exc)
         return None
     if record.get("error"):
         return None
@@ -113,19 +125,15 @@ def read(conversion_dir: Path | None, model_path: Path, data_dir: Path) -> Conve
     stale = [key for key, value in current.items() if record.get(key) != value]
     if stale:
         log.info(
-            "The conversion in %s is of another %s: converting %s",
-            conversion_dir,
+            "The conversion %s is of another %s: converting %s",
+            conversion_path,
             " and ".join(key.removesuffix("_sha256") for key in stale),
             model_path,
         )
         return None
     return Conversion(
-        onnx_path=conversion_dir / ONNX_FILE,
-        keras_outputs=np.load(conversion_dir / OUTPUTS_FILE),
+        onnx=onnx,
+        keras_outputs=outputs,
         input_name=str(record["input_name"]),
         output_name=str(record["output_name"]),
     )
-
-
-def copy_onnx(conversion: Conversion, path: Path) -> None:
-    shutil.copyfile(conversion.onnx_path, path)

@@ -40,10 +40,10 @@ def export(
     params_digest: str,
     train_metrics: Path | None = None,
     model_code: Reference | None = None,
-    conversion_dir: Path | None = None,
+    conversion_path: Path | None = None,
 ) -> dict:
     """`model_code` is the team's own model code, whose custom layers loading the model needs;
-    `conversion_dir` holds train's conversion of the model (ml.conversion), used when it is of
+    `conversion_path` holds train's conversion of the model (ml.conversion), used when it is of
     this model file and test split: then no TensorFlow is imported here."""
     from ml import onnx_model, provenance, reference
 
@@ -53,7 +53,7 @@ def export(
     if isinstance(x_train, ImageFiles):  # a sample: the manifest is in shuffled order
         per_image = int(np.prod(x_train.shape[1:]))
         x_train = x_train[: max(1, min(REFERENCE_IMAGES, REFERENCE_VALUES // per_image))]
-    converted = conversion.read(conversion_dir, model_path, data_dir)
+    converted = conversion.read(conversion_path, model_path, data_dir)
     if converted is None:
         model = keras_model(model_path, model_code)
         expected = conversion.keras_outputs(model, x_test)
@@ -79,7 +79,7 @@ def export(
         if converted is None:
             to_onnx(model, tmp)
         else:
-            conversion.copy_onnx(converted, tmp)
+            tmp.write_bytes(converted.onnx)
         onnx_model.finalize(tmp, output_name=metadata["output_name"], metadata=metadata)
         report = verify(tmp, x_test, expected, dataset["task"], settings)
     report |= {"size_bytes": onnx_path.stat().st_size, "metadata": metadata}
@@ -232,7 +232,7 @@ def main(
         Path,
         options.train_metrics_file("Training metrics; their `gpu` record goes into the metadata."),
     ] = options.TRAIN_METRICS,
-    conversion_dir: options.ConversionDir = options.CONVERSION,
+    conversion_path: options.ConversionFile = options.CONVERSION,
 ) -> None:
     """Export the Keras model to ONNX and verify it against Keras on the whole test set."""
     params = load_params(params_path)
@@ -244,7 +244,7 @@ def main(
         model_params_hash(params),
         train_metrics,
         params.train.reference,
-        conversion_dir,
+        conversion_path,
     )
     write_json(metrics, {k: v for k, v in report.items() if k != "metadata"})
     latency = report["latency"]

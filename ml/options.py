@@ -25,7 +25,7 @@ PARAMS = Path("params.yaml")
 PREPARED = Path("data/prepared")
 METRICS_DIR = Path("metrics")
 TRAIN_METRICS = Path("metrics/train.json")
-CONVERSION = Path("models/conversion")
+CONVERSION = Path("models/conversion.npz")
 STATE_DIR = Path(".deploy")
 # The kinds `train.model` accepts (ml.config.TrainParams; a test keeps the two in step).
 MODEL_KINDS = ("cnn", "mlp")
@@ -34,7 +34,7 @@ ParamsFile = Annotated[Path, typer.Option("--params", help="Params file to read.
 PreparedData = Annotated[
     Path, typer.Option("--data", help="Prepared data directory (written by `ml prepare`).")
 ]
-ConversionDir = Annotated[
+ConversionFile = Annotated[
     Path,
     typer.Option(
         "--conversion",

@@ -166,10 +166,10 @@ def train(
     metrics_path: Path,
     history_path: Path,
     checkpoint_dir: Path,
-    conversion_dir: Path | None = None,
+    conversion_path: Path | None = None,
 ) -> dict:
     """`fit` with the I/O around it: the prepared data in; checkpoints every epoch, an MLflow
-    run, the model, metrics and history out, and with `conversion_dir` the model's ONNX
+    run, the model, metrics and history out, and with `conversion_path` the model's ONNX
     conversion and its outputs on the test split (ml.conversion: export verifies them)."""
     from ml import conversion, models, provenance
     from ml.checkpoint import ResumableTraining
@@ -203,8 +203,8 @@ def train(
     metrics["gpu"] = device
     log_model(run_id, fitted.model, metrics, data.x_val, info)
     write_history(history_path, fitted.history)
-    if conversion_dir is not None:  # the model is in memory: converting costs no TF start-up
-        conversion.write(fitted.model, model_path, data_dir, conversion_dir)
+    if conversion_path is not None:  # the model is in memory: converting costs no TF start-up
+        conversion.write(fitted.model, model_path, data_dir, conversion_path)
     write_json(metrics_path, metrics)
     resumable.clear()
     return metrics
@@ -301,11 +301,11 @@ def main(
     checkpoints: Annotated[
         Path, typer.Option(help="Resume state; kept until training completes.")
     ] = Path("checkpoints/train"),
-    conversion_dir: options.ConversionDir = options.CONVERSION,
+    conversion_path: options.ConversionFile = options.CONVERSION,
 ) -> None:
     """Train the model from params.yaml; resumes from the last completed epoch after a crash."""
     params = load_params(params_path)
-    result = train(params, data, model, metrics, history, checkpoints, conversion_dir)
+    result = train(params, data, model, metrics, history, checkpoints, conversion_path)
     shown = ", ".join(f"{k}={v:.4f}" for k, v in result["best"].items())
     log.info(
         "Trained %d epochs (best epoch %d: %s) -> %s",

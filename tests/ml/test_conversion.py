@@ -30,22 +30,26 @@ def converted(prepared_digits, tmp_path_factory):
         prepared_digits, root / "model.keras", TrainParams(cnn={"filters": [8], "dense_units": 16})
     )
     model = keras.models.load_model(model_path)
-    assert conversion.write(model, model_path, prepared_digits, root / "conversion")
-    return model_path, root / "conversion"
+    assert conversion.write(model, model_path, prepared_digits, root / "conversion.npz")
+    return model_path, root / "conversion.npz"
 
 
-def copy_of(conversion_dir, tmp_path):
-    copy = tmp_path / "conversion"
-    copy.mkdir()
-    for path in conversion_dir.iterdir():
-        (copy / path.name).write_bytes(path.read_bytes())
+def changed(conversion_path, tmp_path, outputs_plus=0.0, **record_changes):
+    """A copy of the conversion with its Keras outputs shifted and record entries replaced."""
+    with np.load(conversion_path) as arrays:
+        contents = dict(arrays)
+    contents[conversion.KERAS_OUTPUTS] = contents[conversion.KERAS_OUTPUTS] + outputs_plus
+    record = json.loads(str(contents[conversion.RECORD])) | record_changes
+    contents[conversion.RECORD] = np.array(json.dumps(record))
+    copy = tmp_path / "changed.npz"
+    np.savez(copy, **contents)
     return copy
 
 
 def test_export_verifies_trains_conversion_without_importing_tensorflow(
     converted, prepared_digits, tmp_path
 ):
-    model_path, conversion_dir = converted
+    model_path, conversion_path = converted
     onnx_path = tmp_path / "model.onnx"
     script = (
         "import json, sys\n"
@@ -54,7 +58,7 @@ def test_export_verifies_trains_conversion_without_importing_tensorflow(
         "from ml.export import export\n"
         f"report = export(Path({str(model_path)!r}), Path({str(prepared_digits)!r}), "
         f"Path({str(onnx_path)!r}), ExportParams(), 'h', None, None, "
-        f"Path({str(conversion_dir)!r}))\n"
+        f"Path({str(conversion_path)!r}))\n"
         "loaded = sorted({'tensorflow', 'keras', 'tf2onnx'} & set(sys.modules))\n"
         "print(json.dumps({'loaded': loaded, 'report': report}))\n"
     )
@@ -63,7 +67,8 @@ def test_export_verifies_trains_conversion_without_importing_tensorflow(
     assert printed["loaded"] == []
     report = printed["report"]
     assert report["verified"] and report["label_flips"] == 0
-    assert report["test_rows"] == len(np.load(conversion_dir / conversion.OUTPUTS_FILE))
+    with np.load(conversion_path) as arrays:
+        assert report["test_rows"] == len(arrays[conversion.KERAS_OUTPUTS])
     # The same file, names and metadata as an export that converts the model itself.
     export(model_path, prepared_digits, tmp_path / "itself.onnx", ExportParams(), "h")
     ours, theirs = read_metadata(onnx_path), read_metadata(tmp_path / "itself.onnx")
@@ -75,10 +80,8 @@ def test_export_verifies_trains_conversion_without_importing_tensorflow(
 def test_export_checks_onnxruntime_against_the_recorded_keras_outputs(
     converted, prepared_digits, tmp_path
 ):
-    model_path, conversion_dir = converted
-    tampered = copy_of(conversion_dir, tmp_path)
-    outputs = np.load(tampered / conversion.OUTPUTS_FILE)
-    np.save(tampered / conversion.OUTPUTS_FILE, outputs + 1e-3)
+    model_path, conversion_path = converted
+    tampered = changed(conversion_path, tmp_path, outputs_plus=1e-3)
     onnx_path = tmp_path / "model.onnx"
     with pytest.raises(UserError, match="ONNX verification failed"):
         export(model_path, prepared_digits, onnx_path, ExportParams(), "h", None, None, tampered)
@@ -90,14 +93,9 @@ def test_a_conversion_of_another_model_or_split_is_not_used(
     converted, prepared_digits, tmp_path, key, caplog
 ):
     caplog.set_level(logging.INFO, logger="ml.conversion")
-    model_path, conversion_dir = converted
-    other = copy_of(conversion_dir, tmp_path)
+    model_path, conversion_path = converted
     # Outputs that would fail verification: export succeeds only by converting the model itself.
-    outputs = np.load(other / conversion.OUTPUTS_FILE)
-    np.save(other / conversion.OUTPUTS_FILE, outputs + 1.0)
-    record = json.loads((other / conversion.RECORD).read_text())
-    record[key] = "0" * 64
-    (other / conversion.RECORD).write_text(json.dumps(record))
+    other = changed(conversion_path, tmp_path, outputs_plus=1.0, **{key: "0" * 64})
     assert conversion.read(other, model_path, prepared_digits) is None
     onnx_path = tmp_path / "model.onnx"
     report = export(model_path, prepared_digits, onnx_path, ExportParams(), "h", None, None, other)
@@ -120,13 +118,14 @@ def test_a_model_that_does_not_convert_trains_and_fails_export_naming_the_layer(
     model_path = tmp_path / "model.keras"
     model.save(model_path)
 
-    conversion_dir = tmp_path / "conversion"
-    assert not conversion.write(model, model_path, prepared_digits, conversion_dir)
-    assert not (conversion_dir / conversion.ONNX_FILE).exists()
-    assert "Log1p" in json.loads((conversion_dir / conversion.RECORD).read_text())["error"]
+    npz = tmp_path / "c.npz"
+    assert not conversion.write(model, model_path, prepared_digits, npz)
+    with np.load(npz) as arrays:
+        assert arrays[conversion.ONNX].size == 0
+        assert "Log1p" in json.loads(str(arrays[conversion.RECORD]))["error"]
+    assert conversion.read(npz, model_path, prepared_digits) is None
     onnx_path = tmp_path / "model.onnx"
-    with pytest.raises(UserError, match=r"ONNX export failed at layer 'squash' \(Log1pLayer\)"):
-        export(
-            model_path, prepared_digits, onnx_path, ExportParams(), "h", None, None, conversion_dir
-        )
+    failed = r"ONNX export failed at layer 'squash' \(Log1pLayer\)"
+    with pytest.raises(UserError, match=failed):
+        export(model_path, prepared_digits, onnx_path, ExportParams(), "h", None, None, npz)
     assert not onnx_path.exists()

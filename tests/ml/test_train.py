@@ -46,7 +46,7 @@ def run_train(tmp_path, prepared, **train_overrides):
         "metrics_path": tmp_path / "metrics/train.json",
         "history_path": tmp_path / "plots/train/history.csv",
         "checkpoint_dir": tmp_path / "checkpoints/train",
-        "conversion_dir": tmp_path / "models/conversion",
+        "conversion_path": tmp_path / "models/conversion.npz",
     }
     return train(params, prepared, **paths), paths
 
@@ -95,8 +95,8 @@ def test_train_writes_model_metrics_history_and_an_mlflow_run(
     history = read_history(paths["history_path"])
     assert [int(row["epoch"]) for row in history] == [1, 2, 3]
     # The saved model converted to ONNX, with its Keras outputs on the test split (ml.conversion).
-    converted = conversion.read(paths["conversion_dir"], paths["model_path"], prepared_digits)
-    assert converted is not None and converted.onnx_path.is_file()
+    converted = conversion.read(paths["conversion_path"], paths["model_path"], prepared_digits)
+    assert converted is not None and converted.onnx
     assert converted.keras_outputs.shape == (len(load_split(prepared_digits, "test")[1]), 10)
 
     run = mlflow.MlflowClient(mlflow_store).get_run(metrics["mlflow_run_id"])
@@ -225,7 +225,7 @@ def test_gpu_options_on_cpu_train_mixed_and_export_float32(
 
     onnx_path = tmp_path / "models/model.onnx"
     # train's conversion of the mixed-precision model is what export verifies.
-    assert conversion.read(paths["conversion_dir"], paths["model_path"], prepared_digits)
+    assert conversion.read(paths["conversion_path"], paths["model_path"], prepared_digits)
     report = export(
         paths["model_path"],
         prepared_digits,
@@ -233,7 +233,7 @@ def test_gpu_options_on_cpu_train_mixed_and_export_float32(
         ExportParams(),
         "h",
         paths["metrics_path"],
-        conversion_dir=paths["conversion_dir"],
+        conversion_path=paths["conversion_path"],
     )
     assert report["verified"] and report["max_abs_diff"] <= 1e-5 and report["label_flips"] == 0
     graph = onnx.load(str(onnx_path)).graph
