@@ -232,7 +232,7 @@ def main(
         Path,
         options.train_metrics_file("Training metrics; their `gpu` record goes into the metadata."),
     ] = options.TRAIN_METRICS,
-    conversion_path: options.ConversionFile = options.CONVERSION,
+    conversion_path: options.ConversionFile = None,
 ) -> None:
     """Export the Keras model to ONNX and verify it against Keras on the whole test set."""
     params = load_params(params_path)

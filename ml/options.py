@@ -25,7 +25,6 @@ PARAMS = Path("params.yaml")
 PREPARED = Path("data/prepared")
 METRICS_DIR = Path("metrics")
 TRAIN_METRICS = Path("metrics/train.json")
-CONVERSION = Path("models/conversion.npz")
 STATE_DIR = Path(".deploy")
 # The kinds `train.model` accepts (ml.config.TrainParams; a test keeps the two in step).
 MODEL_KINDS = ("cnn", "mlp")
@@ -35,11 +34,12 @@ PreparedData = Annotated[
     Path, typer.Option("--data", help="Prepared data directory (written by `ml prepare`).")
 ]
 ConversionFile = Annotated[
-    Path,
+    Path | None,
     typer.Option(
         "--conversion",
-        help="train's ONNX conversion of the model and Keras' outputs on the test split, "
-        "which export verifies (ml.conversion).",
+        help="The model's ONNX conversion and its Keras outputs on the test split (.npz): "
+        "`ml train` writes it, `ml export` verifies it without TensorFlow (dvc.yaml: "
+        "models/conversion.npz). Default: none.",
     ),
 ]
 MetricsDir = Annotated[

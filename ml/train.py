@@ -301,7 +301,7 @@ def main(
     checkpoints: Annotated[
         Path, typer.Option(help="Resume state; kept until training completes.")
     ] = Path("checkpoints/train"),
-    conversion_path: options.ConversionFile = options.CONVERSION,
+    conversion_path: options.ConversionFile = None,
 ) -> None:
     """Train the model from params.yaml; resumes from the last completed epoch after a crash."""
     params = load_params(params_path)
