@@ -34,7 +34,8 @@ def start_run(run_id: str | None, run_name: str, uri: str | None = None):
 
 
 def log_metrics(run_id: str, metrics: dict[str, float]) -> bool:
-    """Log `metrics` (step 0) to the existing run `run_id`; False when the store has no such run.
+    """Log `metrics` (step 0) to the existing run `run_id`; False when the store has no such
+    active run.
     The embedded sqlite store is written directly (ml.mlflow_sqlite: no `import mlflow`, which
     costs seconds); any other store, or a sqlite schema not known there, through MLflow."""
     from ml import mlflow_sqlite
@@ -50,8 +51,10 @@ def log_metrics(run_id: str, metrics: dict[str, float]) -> bool:
 
     client = mlflow.MlflowClient(uri)
     try:
-        client.get_run(run_id)
+        run = client.get_run(run_id)
     except mlflow.exceptions.MlflowException:
+        return False
+    if run.info.lifecycle_stage != "active":  # deleted: MLflow refuses metrics for it
         return False
     for name, value in metrics.items():
         client.log_metric(run_id, name, value)

@@ -94,3 +94,7 @@ def test_another_schema_is_refused_and_tracking_logs_through_mlflow(store, monke
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{path}")
     assert tracking.log_metrics(run_id, {"test_accuracy": 0.9})
     assert client.get_run(run_id).data.metrics == {"test_accuracy": 0.9}
+    # Through MLflow too, a run that is not there, or deleted, gets nothing.
+    assert not tracking.log_metrics("0" * 32, {"test_accuracy": 1.0})
+    client.delete_run(run_id)
+    assert not tracking.log_metrics(run_id, {"test_accuracy": 1.0})
