@@ -129,3 +129,14 @@ def test_a_model_that_does_not_convert_trains_and_fails_export_naming_the_layer(
     with pytest.raises(UserError, match=failed):
         export(model_path, prepared_digits, onnx_path, ExportParams(), "h", None, None, npz)
     assert not onnx_path.exists()
+
+
+def test_an_unreadable_conversion_is_ignored_with_a_warning(
+    converted, prepared_digits, tmp_path, caplog
+):
+    model_path, _ = converted
+    garbage = tmp_path / "conversion.npz"
+    garbage.write_bytes(b"not an npz file")
+    assert conversion.read(garbage, model_path, prepared_digits) is None
+    assert f"Ignoring the conversion {garbage}" in caplog.text
+    assert conversion.read(tmp_path / "missing.npz", model_path, prepared_digits) is None
