@@ -128,30 +128,21 @@ def write_rows(path: Path, rows: list[dict]) -> None:
 
 def log_to_run(train_metrics_path: Path, metrics: dict) -> None:
     """Attach the test metrics to the training run, so MLflow shows them side by side."""
+    from ml import tracking
+
     if not train_metrics_path.exists():
         return
     run_id = read_json(train_metrics_path).get("mlflow_run_id")
     if not run_id:
         return
-    import mlflow
-
-    from ml import tracking
-
-    mlflow.set_tracking_uri(tracking.tracking_uri())
-    client = mlflow.MlflowClient()
-    try:
-        client.get_run(run_id)
-    except mlflow.exceptions.MlflowException:
+    scores = {f"test_{k}": v for k, v in metrics.items() if isinstance(v, float)}
+    if not tracking.log_metrics(run_id, scores):
         # The model came from DVC's run-cache, trained where another tracking store was used.
         log.warning(
             "MLflow run %s is not in %s: test metrics not logged to it",
             run_id,
             tracking.tracking_uri(),
         )
-        return
-    for name, value in metrics.items():
-        if isinstance(value, float):
-            client.log_metric(run_id, f"test_{name}", value)
 
 
 def main(

@@ -1,5 +1,9 @@
 """export: Keras -> ONNX through Keras' own exporter, verified against Keras with onnxruntime on
 the whole test set before models/model.onnx is written. A model that fails is never left behind.
+
+In the pipeline, train has already converted the model and run Keras on the test split
+(ml.conversion): export checks that conversion and adds the metadata, without TensorFlow. A model
+without a matching conversion is loaded and converted here.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from typing import Annotated
 
 import numpy as np
 
-from ml import options
+from ml import conversion, options
 from ml.config import ExportParams, load_params, model_params_hash
 from ml.data.images import ImageFiles
 from ml.errors import UserError
@@ -27,7 +31,6 @@ BATCH_SIZES = (1, 7, 1024)  # the dynamic batch dimension must accept all of the
 # with the image size; the count bounds the decoding time.
 REFERENCE_IMAGES = 1000
 REFERENCE_BATCH = 64
-PARITY_BATCH = 256  # test rows compared per Keras and onnxruntime call
 
 
 def export(
@@ -38,21 +41,27 @@ def export(
     params_digest: str,
     train_metrics: Path | None = None,
     model_code: Reference | None = None,
+    conversion_path: Path | None = None,
 ) -> dict:
-    """`model_code` is the team's own model code, whose custom layers loading the model needs."""
+    """`model_code` is the team's own model code, whose custom layers loading the model needs;
+    `conversion_path` holds train's conversion of the model (ml.conversion), used when it is of
+    this model file and test split: then no TensorFlow is imported here."""
     from ml import onnx_model, provenance, reference
-    from ml.models import float32_copy, load_model
 
     dataset = read_json(data_dir / "dataset.json")
     x_train, _ = load_split(data_dir, "train")
     x_test, y_test = load_split(data_dir, "test")
-    # `ml train` saves float32 already; a mixed-precision model from elsewhere is converted.
-    model = float32_copy(load_model(model_path, model_code))
-    # A model loaded from .keras has no traced call signature until it runs once.
-    model.predict(x_test[:1], verbose=0)
-    expected = np.concatenate([model.predict(rows, verbose=0) for rows in in_batches(x_test)])
+    converted = conversion.read(conversion_path, model_path, data_dir)
+    if converted is None:
+        model = keras_model(model_path, model_code)
+        expected = conversion.keras_outputs(model, x_test)
+        input_name, output_name = conversion.tensor_names(model, dataset["task"])
+    else:
+        log.info("Verifying the ONNX conversion train made of %s", model_path)
+        expected = converted.keras_outputs
+        input_name, output_name = converted.input_name, converted.output_name
     info = provenance.provenance()
-    metadata = build_metadata(dataset, model, params_digest, info)
+    metadata = build_metadata(dataset, input_name, output_name, params_digest, info)
     metadata["gpu"] = training_device(train_metrics)
     # Training-input statistics and held-out examples travel inside the model file, so every
     # registered version carries what its drift monitor and smoke test compare against.
@@ -68,7 +77,10 @@ def export(
         )
     onnx_path.unlink(missing_ok=True)  # a stale model must not survive a failed export
     with atomic_path(onnx_path) as tmp:
-        to_onnx(model, tmp)
+        if converted is None:
+            to_onnx(model, tmp)
+        else:
+            tmp.write_bytes(converted.onnx)
         onnx_model.finalize(tmp, output_name=metadata["output_name"], metadata=metadata)
         report = verify(tmp, x_test, expected, dataset["task"], settings)
     report |= {"size_bytes": onnx_path.stat().st_size, "metadata": metadata}
@@ -88,6 +100,14 @@ def image_folder_reference(x_train: ImageFiles, x_test, y_test, class_labels) ->
     }
 
 
+def keras_model(model_path: Path, model_code: Reference | None):
+    """The saved model, computing in float32."""
+    from ml.models import float32_copy, load_model
+
+    # `ml train` saves float32 already; a mixed-precision model from elsewhere is converted.
+    return float32_copy(load_model(model_path, model_code))
+
+
 def to_onnx(model, path: Path) -> None:
     """Keras' ONNX exporter; a failure names the layer that cannot be exported."""
     from ml.export_diagnosis import export_checked, failing_layer
@@ -105,17 +125,17 @@ def to_onnx(model, path: Path) -> None:
         ) from exc
 
 
-def build_metadata(dataset: dict, model, params_digest: str, info: dict) -> dict:
-    from ml import models
-
+def build_metadata(
+    dataset: dict, input_name: str, output_name: str, params_digest: str, info: dict
+) -> dict:
     classification = dataset["task"] == "classification"
     output_width = len(dataset["class_labels"]) if classification else 1
     return {
         "task": dataset["task"],
         "input_kind": dataset["input_kind"],
-        "input_name": model.inputs[0].name,
+        "input_name": input_name,
         "input_shape": ["batch", *dataset["input_shape"]],
-        "output_name": models.CLASSIFIER_OUTPUT if classification else models.REGRESSOR_OUTPUT,
+        "output_name": output_name,
         "output_shape": ["batch", output_width],
         "class_labels": dataset["class_labels"],
         "target": dataset["target"],
@@ -158,7 +178,7 @@ def verify(
         if tensor.type != "tensor(float)":  # the service and its clients speak float32
             raise UserError(f"ONNX tensor {tensor.name!r} is {tensor.type}, not float32")
     actual = np.concatenate(
-        [session.run(None, {input_name: rows})[0] for rows in in_batches(x_test)]
+        [session.run(None, {input_name: rows})[0] for rows in conversion.in_batches(x_test)]
     )
     if actual.shape != expected.shape:
         raise UserError(f"ONNX output shape {actual.shape} differs from Keras' {expected.shape}")
@@ -193,13 +213,6 @@ def verify(
         "batch_sizes_checked": list(BATCH_SIZES),
         "latency": measure_latency(session, input_name, sample, settings.latency_runs),
     }
-
-
-def in_batches(x, size: int = PARITY_BATCH):
-    """`x` in order, `size` rows at a time: an image folder's test images are decoded a batch at
-    a time, never all at once."""
-    for start in range(0, len(x), size):
-        yield x[start : start + size]
 
 
 def measure_latency(session, input_name: str, x_test: np.ndarray, runs: int) -> dict:
@@ -239,6 +252,7 @@ def main(
         Path,
         options.train_metrics_file("Training metrics; their `gpu` record goes into the metadata."),
     ] = options.TRAIN_METRICS,
+    conversion_path: options.ConversionFile = None,
 ) -> None:
     """Export the Keras model to ONNX and verify it against Keras on the whole test set."""
     params = load_params(params_path)
@@ -250,6 +264,7 @@ def main(
         model_params_hash(params),
         train_metrics,
         params.train.reference,
+        conversion_path,
     )
     write_json(metrics, {k: v for k, v in report.items() if k != "metadata"})
     latency = report["latency"]

@@ -33,6 +33,15 @@ ParamsFile = Annotated[Path, typer.Option("--params", help="Params file to read.
 PreparedData = Annotated[
     Path, typer.Option("--data", help="Prepared data directory (written by `ml prepare`).")
 ]
+ConversionFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--conversion",
+        help="The model's ONNX conversion and its Keras outputs on the test split (.npz): "
+        "`ml train` writes it, `ml export` verifies it without TensorFlow (dvc.yaml: "
+        "models/conversion.npz). Default: none.",
+    ),
+]
 MetricsDir = Annotated[
     Path, typer.Option("--metrics-dir", help="Directory of the metrics files (evaluate.json...).")
 ]

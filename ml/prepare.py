@@ -11,7 +11,7 @@ import pandas as pd
 
 from ml import options
 from ml.config import PrepareParams, load_params
-from ml.data import features, images, schema
+from ml.data import features, images, schema, splitting
 from ml.data.sources import DIGITS_MAX, DataError, RawData, load_source
 from ml.io import atomic_dir, write_json
 
@@ -95,8 +95,6 @@ def pixel_names(shape: tuple[int, ...]) -> list[str]:
 
 def split(frame: pd.DataFrame, raw: RawData, params: PrepareParams) -> dict[str, pd.DataFrame]:
     """Deterministic train/validation/test split, stratified on the class for classification."""
-    from sklearn.model_selection import train_test_split
-
     fractions = params.split
     stratify = frame[raw.target].astype(str) if raw.task == "classification" else None
     if stratify is not None:
@@ -117,19 +115,25 @@ def split(frame: pd.DataFrame, raw: RawData, params: PrepareParams) -> dict[str,
             )
     held_out = fractions.validation + fractions.test
     try:
-        train, rest = train_test_split(
-            frame, test_size=held_out, random_state=params.seed, stratify=stratify
-        )
-        rest_stratify = stratify.loc[rest.index] if stratify is not None else None
-        validation, test = train_test_split(
+        train, rest = split_rows(frame, held_out, params.seed, stratify)
+        validation, test = split_rows(
             rest,
-            test_size=fractions.test / held_out,
-            random_state=params.seed,
-            stratify=rest_stratify,
+            fractions.test / held_out,
+            params.seed,
+            stratify.loc[rest.index] if stratify is not None else None,
         )
     except ValueError as exc:  # e.g. too few rows for the requested fractions
         raise DataError(f"cannot split {len(frame)} rows as {fractions}: {exc}") from None
     return {"train": train, "validation": validation, "test": test}
+
+
+def split_rows(
+    frame: pd.DataFrame, test_fraction: float, seed: int, stratify: pd.Series | None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(train part, test part) of `frame`, as scikit-learn's train_test_split draws them."""
+    classes = None if stratify is None else stratify.to_numpy()
+    train, test = splitting.split_indices(len(frame), test_fraction, seed, classes)
+    return frame.iloc[train], frame.iloc[test]
 
 
 def minimum_rows_per_class(validation: float, test: float) -> int:

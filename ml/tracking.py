@@ -33,6 +33,34 @@ def start_run(run_id: str | None, run_name: str, uri: str | None = None):
     return mlflow.start_run(run_name=run_name)
 
 
+def log_metrics(run_id: str, metrics: dict[str, float]) -> bool:
+    """Log `metrics` (step 0) to the existing run `run_id`; False when the store has no such
+    active run.
+    The embedded sqlite store is written directly (ml.mlflow_sqlite: no `import mlflow`, which
+    costs seconds); any other store, or a sqlite schema not known there, through MLflow."""
+    from ml import mlflow_sqlite
+
+    uri = tracking_uri()
+    path = mlflow_sqlite.store_file(uri)
+    if path is not None:
+        try:
+            return mlflow_sqlite.log_metrics(path, run_id, metrics, int(time.time() * 1000))
+        except mlflow_sqlite.UnknownSchemaError as exc:
+            log.debug("Logging through MLflow: %s", exc)
+    import mlflow
+
+    client = mlflow.MlflowClient(uri)
+    try:
+        run = client.get_run(run_id)
+    except mlflow.exceptions.MlflowException:
+        return False
+    if run.info.lifecycle_stage != "active":  # deleted: MLflow refuses metrics for it
+        return False
+    for name, value in metrics.items():
+        client.log_metric(run_id, name, value)
+    return True
+
+
 def experiment_name() -> str:
     # The project directory's name groups runs unless MLFLOW_EXPERIMENT_NAME picks another.
     return os.environ.get("MLFLOW_EXPERIMENT_NAME") or Path.cwd().name

@@ -166,10 +166,12 @@ def train(
     metrics_path: Path,
     history_path: Path,
     checkpoint_dir: Path,
+    conversion_path: Path | None = None,
 ) -> dict:
     """`fit` with the I/O around it: the prepared data in; checkpoints every epoch, an MLflow
-    run, the model, metrics and history out."""
-    from ml import models, provenance
+    run, the model, metrics and history out, and with `conversion_path` the model's ONNX
+    conversion and its outputs on the test split (ml.conversion: export verifies them)."""
+    from ml import conversion, models, provenance
     from ml.checkpoint import ResumableTraining
     from ml.gpu import devices
 
@@ -201,6 +203,8 @@ def train(
     metrics["gpu"] = device
     log_model(run_id, fitted.model, metrics, data.x_val, info)
     write_history(history_path, fitted.history)
+    if conversion_path is not None:  # the model is in memory: converting costs no TF start-up
+        conversion.write(fitted.model, model_path, data_dir, conversion_path)
     write_json(metrics_path, metrics)
     resumable.clear()
     return metrics
@@ -297,10 +301,11 @@ def main(
     checkpoints: Annotated[
         Path, typer.Option(help="Resume state; kept until training completes.")
     ] = Path("checkpoints/train"),
+    conversion_path: options.ConversionFile = None,
 ) -> None:
     """Train the model from params.yaml; resumes from the last completed epoch after a crash."""
     params = load_params(params_path)
-    result = train(params, data, model, metrics, history, checkpoints)
+    result = train(params, data, model, metrics, history, checkpoints, conversion_path)
     shown = ", ".join(f"{k}={v:.4f}" for k, v in result["best"].items())
     log.info(
         "Trained %d epochs (best epoch %d: %s) -> %s",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import httpx
+import mlflow
 import numpy as np
 import onnxruntime as ort
 import pytest
@@ -38,6 +39,7 @@ def test_repro_runs_every_stage_and_writes_the_contract_files(reproduced):
     assert ran_stages(result.stdout) == set(STAGES)
     for name in (
         "models/model.keras",
+        "models/conversion.npz",
         "models/model.onnx",
         "dvc.lock",
         "data/prepared/train.npz",
@@ -59,8 +61,15 @@ def test_repro_runs_every_stage_and_writes_the_contract_files(reproduced):
     assert export["batch_sizes_checked"] == [1, 7, 1024]
     history = (repo / "plots/train/history.csv").read_text().splitlines()
     assert history[0].startswith("epoch,") and len(history) == 1 + 3
-    # The run landed in the embedded MLflow store, not in a server.
+    # export verified the conversion train made, rather than starting TensorFlow again.
+    output = result.stdout + result.stderr
+    assert "Verifying the ONNX conversion train made of models/model.keras" in output
+    # The run landed in the embedded MLflow store, not in a server, with the test metrics.
     assert (repo / "mlflow.db").is_file()
+    client = mlflow.MlflowClient(f"sqlite:///{repo / 'mlflow.db'}")
+    logged = client.get_run(train["mlflow_run_id"]).data.metrics
+    assert logged["test_accuracy"] == evaluate["accuracy"]
+    assert logged["test_f1_macro"] == evaluate["f1_macro"]
     # Checkpoints are removed once training completes.
     assert not (repo / "checkpoints/train").exists()
 

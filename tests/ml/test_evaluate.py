@@ -50,6 +50,33 @@ def test_a_run_from_another_tracking_store_is_skipped_with_a_warning(
     assert "is not in sqlite:///" in caplog.text
 
 
+def test_test_metrics_join_the_training_run_without_importing_mlflow(mlflow_store, tmp_path):
+    import json
+    import os
+    import sys
+
+    import mlflow
+
+    from tests.helpers import run
+    from tests.paths import REPO_ROOT
+
+    client = mlflow.MlflowClient(mlflow_store)
+    run_id = client.create_run(client.create_experiment("project")).info.run_id
+    train = tmp_path / "train.json"
+    train.write_text(json.dumps({"mlflow_run_id": run_id}))
+    script = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from ml.evaluate import log_to_run\n"
+        f"log_to_run(Path({str(train)!r}), {{'task': 'classification', 'accuracy': 0.9, "
+        "'f1_macro': 0.8, 'test_rows': 10})\n"
+        "print('mlflow' in sys.modules)\n"
+    )
+    result = run([sys.executable, "-c", script], cwd=REPO_ROOT, env=dict(os.environ))
+    assert result.stdout.strip() == "False"
+    assert client.get_run(run_id).data.metrics == {"test_accuracy": 0.9, "test_f1_macro": 0.8}
+
+
 def test_the_onnx_model_is_scored_on_every_test_row_in_batches(prepared_digits, digits_onnx):
     import onnxruntime as ort
 

@@ -14,10 +14,12 @@ import pytest
 import tensorflow as tf
 from onnx import TensorProto
 
+from ml import conversion
 from ml.checkpoint import TrainingProgress
 from ml.config import ExportParams, parse_params
 from ml.export import export
 from ml.gpu import devices
+from ml.io import load_split
 from ml.onnx_model import read_metadata
 from ml.train import early_stopping, fit, load_prepared, train
 from tests.conftest import tiny_params
@@ -44,6 +46,7 @@ def run_train(tmp_path, prepared, **train_overrides):
         "metrics_path": tmp_path / "metrics/train.json",
         "history_path": tmp_path / "plots/train/history.csv",
         "checkpoint_dir": tmp_path / "checkpoints/train",
+        "conversion_path": tmp_path / "models/conversion.npz",
     }
     return train(params, prepared, **paths), paths
 
@@ -91,6 +94,10 @@ def test_train_writes_model_metrics_history_and_an_mlflow_run(
     assert set(metrics["best"]) == {"loss", "accuracy", "val_loss", "val_accuracy"}
     history = read_history(paths["history_path"])
     assert [int(row["epoch"]) for row in history] == [1, 2, 3]
+    # The saved model converted to ONNX, with its Keras outputs on the test split (ml.conversion).
+    converted = conversion.read(paths["conversion_path"], paths["model_path"], prepared_digits)
+    assert converted is not None and converted.onnx
+    assert converted.keras_outputs.shape == (len(load_split(prepared_digits, "test")[1]), 10)
 
     run = mlflow.MlflowClient(mlflow_store).get_run(metrics["mlflow_run_id"])
     assert run.info.status == "FINISHED"
@@ -217,8 +224,16 @@ def test_gpu_options_on_cpu_train_mixed_and_export_float32(
     assert {layer.dtype_policy.name for layer in saved.layers} == {"float32"}
 
     onnx_path = tmp_path / "models/model.onnx"
+    # train's conversion of the mixed-precision model is what export verifies.
+    assert conversion.read(paths["conversion_path"], paths["model_path"], prepared_digits)
     report = export(
-        paths["model_path"], prepared_digits, onnx_path, ExportParams(), "h", paths["metrics_path"]
+        paths["model_path"],
+        prepared_digits,
+        onnx_path,
+        ExportParams(),
+        "h",
+        paths["metrics_path"],
+        conversion_path=paths["conversion_path"],
     )
     assert report["verified"] and report["max_abs_diff"] <= 1e-5 and report["label_flips"] == 0
     graph = onnx.load(str(onnx_path)).graph
