@@ -6,8 +6,6 @@ export verified against Keras, serve it and predict over loopback; editing the m
 from __future__ import annotations
 
 import json
-import shutil
-import sys
 
 import httpx
 import numpy as np
@@ -16,55 +14,32 @@ import pytest
 import yaml
 
 from ml.io import load_split, read_json
-from tests.conftest import tool_env
-from tests.e2e.test_resume import repro_killed_after_epoch
+from tests.e2e.examples import assert_resumed, example_repo, killed_and_resumed
 from tests.helpers import run
-from tests.paths import REPO_ROOT
 from tests.serving import running_service
 
 pytestmark = pytest.mark.e2e
 
-EXAMPLE = REPO_ROOT / "examples/tabular"
 EPOCHS = 8
 KILL_AFTER_EPOCH = 2
 
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
-    """The example as its own Git + DVC repository, the kit importable as if installed."""
-    repo = tmp_path_factory.mktemp("tabular") / "project"
-    shutil.copytree(EXAMPLE, repo, ignore=shutil.ignore_patterns("__pycache__"))
-    env = tool_env(repo) | {"PYTHONPATH": str(REPO_ROOT)}
-    params = yaml.safe_load((repo / "params.yaml").read_text())
-    # Patience above the epoch count: the run must reach the end, not stop early.
-    params["train"] |= {"epochs": EPOCHS, "early_stopping": {"patience": 50}}
-    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    run(["git", "init", "-q", "-b", "main"], repo, env)
-    assert (repo / ".dvc/config").is_file()  # its own DVC project, apart from the kit's
-    run([sys.executable, "make_data.py"], repo, env)
-    run(["git", "add", "-A"], repo, env)
-    run(["git", "commit", "-q", "-m", "example"], repo, env)
-    return repo, env
+    return example_repo("tabular", tmp_path_factory.mktemp("tabular"), "make_data.py", EPOCHS)
 
 
 @pytest.fixture(scope="module")
 def reproduced(project):
     """`dvc repro` killed with SIGKILL after a few epochs, then run again: it resumes."""
     repo, env = project
-    killed_at = repro_killed_after_epoch(repo, env, KILL_AFTER_EPOCH)
-    assert not (repo / "metrics/train.json").exists()
-    result = run(["dvc", "repro"], repo, env)
-    return repo, env, killed_at, result.stdout + result.stderr
+    killed_at, output = killed_and_resumed(repo, env, KILL_AFTER_EPOCH)
+    return repo, env, killed_at, output
 
 
 def test_repro_resumes_the_own_model_after_kill_9(reproduced):
     repo, _, killed_at, output = reproduced
-    train = read_json(repo / "metrics/train.json")
-    assert killed_at <= train["resumed_from_epoch"] < EPOCHS
-    assert f"Resuming training from epoch {train['resumed_from_epoch']}" in output
-    history = (repo / "plots/train/history.csv").read_text().splitlines()[1:]
-    assert [int(row.split(",")[0]) for row in history] == list(range(1, EPOCHS + 1))
-    assert not (repo / "checkpoints/train").exists()
+    assert_resumed(repo, killed_at, output, EPOCHS)
 
 
 def test_the_own_model_is_evaluated_and_exported_with_parity(reproduced):
