@@ -65,9 +65,11 @@ def numbers(data: object, where: str, integers: bool = False) -> np.ndarray:
 
 
 def finite(rows: np.ndarray, where: str) -> np.ndarray:
-    # The common case in one reduction: a sum is finite exactly when every value is (NaN and
-    # infinity carry through a sum, and float64 does not overflow on float32 values).
-    if math.isfinite(np.add.reduce(rows, axis=None, dtype=np.float64)):
+    # The common case in one BLAS call: NaN and infinity carry through a dot product, so a
+    # finite x.x means every value is finite (a float32 x.x can also overflow on large finite
+    # values; those take the exact check below). A quarter of the cost of a float64 sum.
+    flat = rows.ravel()
+    if math.isfinite(np.dot(flat, flat)):
         return rows
     good = np.isfinite(rows.reshape(len(rows), -1)).all(axis=1)
     if not good.all():
