@@ -91,12 +91,13 @@ class LoadedModel:
     @functools.cached_property
     def _run(self) -> Callable[..., list[np.ndarray]]:
         # InferenceSession.run checks the input names again and wraps the call in a fallback to
-        # other execution providers, on every call: about 1.5 us, near a tenth of a 1-row
+        # other execution providers, on every call: about 1-2.5 us, up to a tenth of a 1-row
         # prediction. The requests are checked against input_name before they get here and the
         # CPU provider has nothing to fall back to, so the session's own binding is called
         # (the public method where an onnxruntime version lacks it).
         inner = getattr(self.session, "_sess", None)
-        return inner.run if inner is not None else self.session.run
+        run: Callable[..., list[np.ndarray]] = self.session.run if inner is None else inner.run
+        return run
 
     @functools.cached_property
     def _output_names(self) -> list[str]:

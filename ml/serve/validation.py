@@ -5,6 +5,7 @@ and a message that names the field and what was expected."""
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import orjson
@@ -17,6 +18,9 @@ NUMERIC_DATATYPES = frozenset(
     for kind, sizes in (("INT", "8 16 32 64"), ("UINT", "8 16 32 64"), ("FP", "16 32 64"))
     for bits in sizes.split()
 )
+# `finite`'s quick check overflows on large finite values and then checks exactly; NumPy's
+# warning about that overflow says nothing to whoever reads the log.
+warnings.filterwarnings("ignore", "overflow encountered in dot", RuntimeWarning, __name__)
 KIND_NAMES = {"U": "text", "S": "text", "b": "true/false", "O": "null, objects or mixed types"}
 
 
