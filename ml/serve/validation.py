@@ -21,6 +21,7 @@ NUMERIC_DATATYPES = frozenset(
 # `finite`'s quick check overflows on large finite values and then checks exactly; NumPy's
 # warning about that overflow says nothing to whoever reads the log.
 warnings.filterwarnings("ignore", "overflow encountered in dot", RuntimeWarning, __name__)
+INTEGERS = {int}
 KIND_NAMES = {"U": "text", "S": "text", "b": "true/false", "O": "null, objects or mixed types"}
 
 
@@ -91,14 +92,15 @@ def v2_object(payload: object) -> dict:
         raise RequestError(400, "an inference request is a JSON object with an 'inputs' list")
     if "id" in payload and not isinstance(payload["id"], str):
         raise RequestError(400, f"'id' must be text, got {json_type(payload['id'])}")
-    parameters(payload, "'parameters'")
+    if "parameters" in payload:
+        parameters(payload, "'parameters'")
     return payload
 
 
 def parameters(container: dict, where: str) -> None:
     """The optional 'parameters' of a request, tensor or output: an object when present."""
-    value = container.get("parameters", {})
-    if not isinstance(value, dict):
+    value = container.get("parameters")
+    if "parameters" in container and not isinstance(value, dict):
         raise RequestError(400, f"{where} must be an object, got {json_type(value)}")
 
 
@@ -110,7 +112,8 @@ def v2_rows(payload: object, model: LoadedModel, max_rows: int) -> np.ndarray:
             400, f"'inputs' must be a list of one tensor object, named {model.input_name!r}"
         )
     tensor = inputs[0]
-    parameters(tensor, "inputs[0].parameters")
+    if "parameters" in tensor:  # rarely sent: no call for the common request
+        parameters(tensor, "inputs[0].parameters")
     if tensor.get("name") != model.input_name:
         raise RequestError(
             400, f"inputs[0].name must be {model.input_name!r}, got {tensor.get('name')!r}"
@@ -126,7 +129,7 @@ def v2_rows(payload: object, model: LoadedModel, max_rows: int) -> np.ndarray:
             400, f"inputs[0].datatype {datatype!r} is not numeric; send 'FP32'{hint}"
         )
     shape = tensor.get("shape")
-    if type(shape) is not list or set(map(type, shape)) != {int}:  # 8.0 and true are no sizes
+    if type(shape) is not list or set(map(type, shape)) != INTEGERS:  # 8.0, true: no sizes
         raise RequestError(
             400, f"inputs[0].shape must be a list of integers like {expected_shape(model)}"
         )
