@@ -26,6 +26,7 @@ log = logging.getLogger("ml.serve")
 
 JSON_HEADERS = [(b"content-type", b"application/json")]
 ALLOW_HEADERS = [*JSON_HEADERS, (b"allow", b"POST")]
+ROUTES_KEPT = 256
 INTERNAL_ERROR = orjson.dumps({"error": "internal server error; see the service's log"})
 
 # Answers a request to (service, path parameters, ASGI scope, receive) with a JSON-serialisable
@@ -79,9 +80,21 @@ class InferenceRoutes:
     def __init__(self, app: ASGIApp, service: Service) -> None:
         self.app = app
         self.service = service
+        # route() per path, remembered: clients send the same few paths again and again. Only
+        # the first ROUTES_KEPT paths are kept, so arbitrary paths cannot grow it without end.
+        self.routes: dict[str, tuple[Handler, str, tuple[str, ...]] | None] = {}
+
+    def route(self, path: str) -> tuple[Handler, str, tuple[str, ...]] | None:
+        try:
+            return self.routes[path]
+        except KeyError:
+            found = route(path)
+            if len(self.routes) < ROUTES_KEPT:
+                self.routes[path] = found
+            return found
 
     async def __call__(self, scope, receive, send) -> None:
-        found = route(scope["path"]) if scope["type"] == "http" else None
+        found = self.route(scope["path"]) if scope["type"] == "http" else None
         if found is None:
             await self.app(scope, receive, send)
             return

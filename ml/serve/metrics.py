@@ -61,42 +61,52 @@ class Metrics:
         # Requests and rows are tallied in memory on the request path and written to the
         # Prometheus values (files shared by the workers, in multiprocess mode) by `flush`:
         # each worker's reload thread calls it every second, and /metrics before it reads.
-        self._lock = threading.Lock()
-        self._pending: dict[tuple[str, int], list[float]] = {}
-        self._pending_rows = 0
+        # Only the event loop's thread writes the tallies, and they only grow: `flush` copies
+        # them and adds what grew since its last copy, so the request path takes no lock.
+        self._tallies: dict[tuple[str, int], list[float]] = {}
+        self._rows = 0
+        self._flush_lock = threading.Lock()  # between the two callers of flush
+        self._flushed: dict[tuple[str, int], list[float]] = {}
+        self._flushed_rows = 0
 
     def observe(self, endpoint: str, status: int, seconds: float) -> None:
         # The bucket Histogram.observe would count it in: the first bound it does not exceed.
         bucket = bisect.bisect_left(BOUNDS, seconds)
-        with self._lock:
-            tally = self._pending.get((endpoint, status))
-            if tally is None:  # per bucket, then the count and the sum of seconds
-                tally = self._pending[endpoint, status] = [0.0] * (len(BOUNDS) + 2)
-            tally[bucket] += 1
-            tally[-2] += 1
-            tally[-1] += seconds
+        tally = self._tallies.get((endpoint, status))
+        if tally is None:  # per bucket, then the count and the sum of seconds
+            tally = self._tallies[endpoint, status] = [0.0] * (len(BOUNDS) + 2)
+        tally[bucket] += 1
+        tally[-2] += 1
+        tally[-1] += seconds
 
     def predicted(self, rows: int) -> None:
-        with self._lock:
-            self._pending_rows += rows
+        self._rows += rows
 
     def flush(self) -> None:
         """Write what was tallied since the last flush to the Prometheus values."""
-        with self._lock:
-            pending, self._pending = self._pending, {}
-            rows, self._pending_rows = self._pending_rows, 0
-        if rows:
-            self.rows.inc(rows)
-        for (endpoint, status), tally in pending.items():
-            latency, error = self.children(endpoint, status)
-            # Histogram has no call for many observations at once: its bucket and sum values
-            # are incremented as observe() increments them.
-            for bucket, count in enumerate(tally[: len(BOUNDS)]):
-                if count:
-                    latency._buckets[bucket].inc(count)
-            latency._sum.inc(tally[-1])
-            if error is not None:
-                error.inc(tally[-2])
+        with self._flush_lock:
+            rows = self._rows
+            if rows > self._flushed_rows:
+                self.rows.inc(rows - self._flushed_rows)
+                self._flushed_rows = rows
+            # Copies: one C call each, which the request path cannot interleave with.
+            for key, tally in list(self._tallies.items()):
+                now = tally.copy()
+                before = self._flushed.get(key) or [0.0] * len(now)
+                self._flushed[key] = now
+                if now[-2] > before[-2]:
+                    self.write(key, [new - old for new, old in zip(now, before, strict=True)])
+
+    def write(self, key: tuple[str, int], tally: list[float]) -> None:
+        latency, error = self.children(*key)
+        # Histogram has no call for many observations at once: its bucket and sum values are
+        # incremented as observe() increments them.
+        for bucket, count in enumerate(tally[: len(BOUNDS)]):
+            if count:
+                latency._buckets[bucket].inc(count)
+        latency._sum.inc(tally[-1])
+        if error is not None:
+            error.inc(tally[-2])
 
     def children(self, endpoint: str, status: int) -> tuple:
         children = self._children.get((endpoint, status))

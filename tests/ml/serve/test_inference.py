@@ -81,6 +81,15 @@ def test_only_the_inference_paths_are_answered_in_front(path, expected):
     assert (found[1:] if found else None) == expected
 
 
+def test_remembered_routes_are_bounded_and_match_the_router(service):
+    routes = InferenceRoutes(not_found, service)
+    paths = [f"/v2/models/m{i}/infer" for i in range(inference.ROUTES_KEPT + 50)]
+    paths += ["/v2/models/a/b/infer", "/metrics"]
+    for _ in range(2):  # the second time from what was remembered, where it was
+        assert [routes.route(path) for path in paths] == [inference.route(p) for p in paths]
+    assert len(routes.routes) == inference.ROUTES_KEPT
+
+
 def test_a_prediction_answers_json_with_its_length(client):
     rows = np.zeros((2, 8, 8, 1)).tolist()
     response = client.post("/v1/models/digits:predict", json={"instances": rows})

@@ -6,6 +6,8 @@ test_reload.py.)"""
 from __future__ import annotations
 
 import asyncio
+import sys
+import threading
 
 import pytest
 
@@ -124,3 +126,37 @@ def test_a_handler_that_fails_is_recorded_as_a_500(metrics):
         call(MetricsMiddleware(broken, metrics), "/v1/models/digits:predict")
     errors = "runwright_request_errors_total"
     assert value(metrics, errors, endpoint="v1_predict", status="500") == 1
+
+
+def test_flushes_during_requests_lose_and_double_nothing(metrics):
+    """The request path writes without a lock while the reload thread flushes: every
+    observation and row reaches Prometheus exactly once."""
+    done = threading.Event()
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-5)  # the threads take turns often: many flushes land mid-update
+
+    def flush_often() -> None:
+        while not done.is_set():
+            metrics.flush()
+
+    flusher = threading.Thread(target=flush_often)
+    flusher.start()
+    try:
+        for index in range(20_000):
+            metrics.observe("v2_infer", 200 if index % 4 else 400, 0.001)
+            metrics.predicted(2)
+    finally:
+        done.set()
+        flusher.join()
+        sys.setswitchinterval(interval)
+    metrics.flush()
+    assert value(metrics, "runwright_predicted_rows_total") == 40_000
+    ok = value(
+        metrics, "runwright_request_duration_seconds_count", endpoint="v2_infer", status="200"
+    )
+    bad = value(metrics, "runwright_request_errors_total", endpoint="v2_infer", status="400")
+    assert (ok, bad) == (15_000, 5_000)
+    seconds = value(
+        metrics, "runwright_request_duration_seconds_sum", endpoint="v2_infer", status="200"
+    )
+    assert seconds == pytest.approx(15.0)

@@ -3,6 +3,7 @@ that refuses files the service could not serve."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 
 import numpy as np
@@ -99,3 +100,21 @@ def test_an_image_models_decoding_rule_must_make_its_input(image_onnx, tmp_path)
     broken = with_metadata(image_onnx, tmp_path / "b.onnx", preprocessing=unknown)
     with pytest.raises(ModelLoadError, match=r"preprocessing .* is not a decoding rule"):
         load(broken)
+
+
+def test_predict_answers_as_the_public_session_api(digits_onnx):
+    """predict calls the session's binding directly; the numbers are the public run's."""
+    model = load(digits_onnx)
+    rows = np.asarray(model.metadata["examples"]["inputs"], dtype=np.float32)
+    expected = model.session.run([model.output_name], {model.input_name: rows})[0]
+    np.testing.assert_array_equal(model.predict(rows), expected)
+    # An onnxruntime without the private binding: the public method answers.
+    bare = dataclasses.replace(model, session=PublicOnly(model.session))
+    np.testing.assert_array_equal(bare.predict(rows), expected)
+
+
+class PublicOnly:
+    """A session exposing only onnxruntime's public run method."""
+
+    def __init__(self, session) -> None:
+        self.run = session.run

@@ -31,6 +31,19 @@ def test_every_nth_row_across_batches(tmp_path):
     assert sampled[0]["y"] == [1.0]
 
 
+def test_every_nth_row_over_many_batch_sizes(tmp_path):
+    sampler = InputSampler(tmp_path, every=7, max_bytes=1 << 20)
+    sizes = np.random.default_rng(0).integers(1, 20, size=60)
+    rows = np.arange(int(sizes.sum()), dtype=np.float32).reshape(-1, 1)
+    start = 0
+    for size in sizes:
+        batch = rows[start : start + size]
+        sampler.record(batch, batch, "v1")
+        start += size
+    sampler.close()
+    assert [line["x"][0] for line in lines(tmp_path)] == list(range(0, len(rows), 7))
+
+
 def test_files_rotate_at_the_size_cap(tmp_path):
     sampler = InputSampler(tmp_path, every=1, max_bytes=400)
     for _ in range(30):

@@ -64,6 +64,16 @@ def test_non_finite_values_name_the_row(digits):
     rows = [[0.0] * 64, [0.0] * 63 + [1e39]]  # 1e39 overflows float32 to infinity
     message = rejected(v1_rows, {"instances": rows}, digits, 8)
     assert message == "instances: row 1 holds NaN, infinity or a number too large for float32"
+    rows = [[0.0] * 64, [0.0] * 64, [float("nan")] * 64]
+    assert "row 2 holds NaN" in rejected(v1_rows, {"instances": rows}, digits, 8)
+
+
+# pytest resets the warning filters per test; the service's process keeps validation.py's own.
+@pytest.mark.filterwarnings("ignore:overflow encountered in dot:RuntimeWarning")
+def test_large_finite_values_are_accepted(digits):
+    """3e38 fits float32 though its square does not: the quick check's overflow is no refusal."""
+    rows = v1_rows({"instances": [[3e38] * 64, [-3e38] * 64]}, digits, 8)
+    assert rows.shape == (2, 8, 8, 1) and np.isfinite(rows).all()
 
 
 def test_v1_shapes(digits):
