@@ -259,6 +259,12 @@ def write_results(name: str, figures: dict) -> Path:
         "goal_lines": GOAL_LINES,
         **figures,
     }
+    if not CLONED_COMMITS:
+        # Measured in the checkout itself (no clone): its commit, and whether the tree had
+        # changes on top of it, which the commit then does not describe.
+        changed = run(["git", "status", "--porcelain"], REPO_ROOT, tool_env()).stdout.strip()
+        record["commit"] = head_commit(REPO_ROOT)
+        record["working_tree"] = {"commit": record["commit"], "changed": bool(changed)}
     path.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     warn_if_busy(record["machine"])
     if figures.get("quick"):

@@ -22,6 +22,8 @@ def main() -> int:
         record = json.loads(path.read_text(encoding="utf-8"))
         load = record.get("machine", {}).get("load_average_1m", {})
         commit = (record.get("commit") or "?")[:7]
+        if record.get("working_tree", {}).get("changed"):
+            commit += " with uncommitted changes"
         loads = f"{load.get('start')}-{load.get('end')}"
         where = f"{record.get('measured_at', '?')}, commit {commit}, load {loads}"
         quick = ", --quick: not a measurement" if record.get("quick") else ""

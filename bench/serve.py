@@ -56,11 +56,8 @@ import numpy as np
 from _common import (
     BASELINES_DIR,
     REPO_ROOT,
-    head_commit,
     print_goal,
     print_table,
-    run,
-    tool_env,
     write_results,
 )
 from _peers import PEERS, PEERS_DIR, PeerUnavailable, environment
@@ -592,14 +589,6 @@ def main() -> None:
         "serve",
         {
             "quick": args.quick,
-            # The working tree's service is what ran (no clone): its commit, and whether the
-            # tree had changes on top of it.
-            "working_tree": {
-                "commit": head_commit(REPO_ROOT),
-                "changed": bool(
-                    run(["git", "status", "--porcelain"], REPO_ROOT, tool_env()).stdout.strip()
-                ),
-            },
             "cells": [
                 {"server": s, "rows": r, "concurrency": c} | v for (s, r, c), v in figures.items()
             ],
