@@ -31,3 +31,18 @@ def write_image_folder(root: Path, per_class: int = 20, seed: int = 0) -> Path:
             suffix = "png" if index % 2 else "jpg"
             image.save(root / shape / f"{shape}-{index:03d}.{suffix}")
     return root
+
+
+def decoded_batches(monkeypatch) -> list[int]:
+    """The size of every batch the streaming image pipeline decodes from here on."""
+    from ml.data import image_pipeline
+
+    sizes: list[int] = []
+    decode_all = image_pipeline.decode_all
+
+    def counted(paths, preprocessing):
+        sizes.append(len(paths))
+        return decode_all(paths, preprocessing)
+
+    monkeypatch.setattr(image_pipeline, "decode_all", counted)
+    return sizes

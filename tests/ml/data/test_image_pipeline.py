@@ -72,10 +72,9 @@ def test_training_decodes_one_batch_at_a_time(tmp_path: Path, monkeypatch) -> No
     trains."""
     from ml import prepare as prepare_stage
     from ml.config import PrepareParams, TrainParams
-    from ml.data import image_pipeline
     from ml.train import fit, load_prepared
     from tests.conftest import TINY_TRAIN
-    from tests.image_folders import write_image_folder
+    from tests.image_folders import decoded_batches, write_image_folder
 
     root = write_image_folder(tmp_path / "shapes", per_class=12)
     prepared = tmp_path / "prepared"
@@ -86,14 +85,7 @@ def test_training_decodes_one_batch_at_a_time(tmp_path: Path, monkeypatch) -> No
         prepared,
     )
     data = load_prepared(prepared)
-    decoded: list[int] = []
-    real = image_pipeline.decode_all
-
-    def recording(paths, preprocessing):
-        decoded.append(len(paths))
-        return real(paths, preprocessing)
-
-    monkeypatch.setattr(image_pipeline, "decode_all", recording)
+    decoded = decoded_batches(monkeypatch)
     settings = TrainParams.model_validate(TINY_TRAIN | {"epochs": 2, "batch_size": 8})
     fitted = fit(settings, data)
     assert len(fitted.history) == 2

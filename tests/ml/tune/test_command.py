@@ -13,6 +13,7 @@ from ml import dotted
 from ml.config import parse_params
 from ml.errors import UserError
 from ml.tune import command as tune
+from tests.image_folders import decoded_batches
 
 WEAK_START = """\
 # A deliberately weak start: a 4-unit network trained for one epoch.
@@ -169,21 +170,6 @@ def image_project(tmp_path: Path, monkeypatch) -> Path:
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
     monkeypatch.delenv("MLFLOW_EXPERIMENT_NAME", raising=False)
     return tmp_path
-
-
-def decoded_batches(monkeypatch) -> list[int]:
-    """The size of every batch the streaming image pipeline decodes from here on."""
-    from ml.data import image_pipeline
-
-    sizes: list[int] = []
-    decode_all = image_pipeline.decode_all
-
-    def counted(paths, preprocessing):
-        sizes.append(len(paths))
-        return decode_all(paths, preprocessing)
-
-    monkeypatch.setattr(image_pipeline, "decode_all", counted)
-    return sizes
 
 
 IMAGE_TRAIN = {"epochs": 1, "batch_size": 8, "learning_rate": 0.01}
