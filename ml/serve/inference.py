@@ -1,8 +1,9 @@
 """The inference endpoints, answered in front of the web framework: the hot path.
 
 An ASGI app in front of the router recognises the three inference paths by their shape and answers
-requests to them itself: read the body within its limits, check it (ml.serve.validation),
-predict, answer with orjson bytes, record the request's metrics. A middleware stack and router
+requests to them itself: read the body within its limits, decode and check it
+(ml.serve.v2_request, ml.serve.validation), predict, answer with orjson bytes, record the
+request's metrics. A middleware stack and router
 (exception handling, metrics, route matching) would cost about as much as the model and the
 JSON together. Every other path (health, metadata, the page, /metrics, /openapi.json) goes
 through the Starlette app in ml/serve/app.py. ml/serve/openapi.py documents them all.
@@ -12,47 +13,43 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
 import orjson
-from starlette.types import ASGIApp, Receive, Scope
+from starlette.types import ASGIApp
 
-from ml.serve import protocol
+from ml.serve import protocol, v2_request
 from ml.serve.sampling import is_check
 from ml.serve.service import Service
-from ml.serve.validation import RequestError, v1_rows, v2_object, v2_rows
+from ml.serve.validation import RequestError, parse_json, v1_rows
 
 log = logging.getLogger("ml.serve")
 
 JSON_HEADERS = [(b"content-type", b"application/json")]
 ALLOW_HEADERS = [*JSON_HEADERS, (b"allow", b"POST")]
 ROUTES_KEPT = 256
+Headers = list[tuple[bytes, bytes]]  # raw ASGI headers: lower-case names
 INTERNAL_ERROR = orjson.dumps({"error": "internal server error; see the service's log"})
 
-# Answers a request to (service, path parameters, ASGI scope, receive) with a JSON-serialisable
-# object. The raw ASGI scope and receive, no Starlette Request: nothing here needs its parsing.
-Handler = Callable[[Service, tuple[str, ...], Scope, Receive], Awaitable[object]]
+# Answers a request to (service, path parameters, raw ASGI headers, body) with a
+# JSON-serialisable object. Plain functions: the body is read before (Service.read_body), so
+# the hot path awaits one coroutine, not three.
+Handler = Callable[[Service, tuple[str, ...], Headers, bytes], object]
 
 
-async def infer_v2(
-    service: Service, names: tuple[str, ...], scope: Scope, receive: Receive
-) -> object:
+def infer_v2(service: Service, names: tuple[str, ...], headers: Headers, body: bytes) -> object:
     name, version = names if len(names) == 2 else (names[0], None)
     model = service.served(name, version).model
-    payload = v2_object(await service.read_json(scope["headers"], receive))
-    rows = v2_rows(payload, model, service.settings.max_batch_rows)
-    wanted = protocol.requested_outputs(payload, model)
-    result = service.predict(model, rows, not is_check(scope["headers"]))
-    return protocol.v2_response(model, name, result, payload.get("id"), wanted)
+    rows, request_id, wanted = v2_request.read(body, model, service.settings.max_batch_rows)
+    result = service.predict(model, rows, not is_check(headers))
+    return protocol.v2_response(model, name, result, request_id, wanted)
 
 
-async def predict_v1(
-    service: Service, names: tuple[str, ...], scope: Scope, receive: Receive
-) -> object:
+def predict_v1(service: Service, names: tuple[str, ...], headers: Headers, body: bytes) -> object:
     served = service.served(names[0])
-    payload = await service.read_json(scope["headers"], receive)
+    payload = parse_json(body)
     rows = v1_rows(payload, served.model, service.settings.max_batch_rows, served.named)
-    result = service.predict(served.model, rows, not is_check(scope["headers"]))
+    result = service.predict(served.model, rows, not is_check(headers))
     return protocol.v1_response(served.model, result)
 
 
@@ -85,16 +82,16 @@ class InferenceRoutes:
         self.routes: dict[str, tuple[Handler, str, tuple[str, ...]] | None] = {}
 
     def route(self, path: str) -> tuple[Handler, str, tuple[str, ...]] | None:
-        try:
-            return self.routes[path]
-        except KeyError:
-            found = route(path)
-            if len(self.routes) < ROUTES_KEPT:
-                self.routes[path] = found
-            return found
+        found = route(path)
+        if len(self.routes) < ROUTES_KEPT:
+            self.routes[path] = found
+        return found
 
     async def __call__(self, scope, receive, send) -> None:
-        found = self.route(scope["path"]) if scope["type"] == "http" else None
+        found = None
+        if scope["type"] == "http":
+            path = scope["path"]
+            found = self.routes[path] if path in self.routes else self.route(path)
         if found is None:
             await self.app(scope, receive, send)
             return
@@ -106,7 +103,9 @@ class InferenceRoutes:
                 status, headers = 405, ALLOW_HEADERS
                 body = orjson.dumps({"error": f"{scope['method']} is not allowed; use POST"})
             else:
-                answer = await handler(self.service, names, scope, receive)
+                asked = scope["headers"]
+                body = await self.service.read_body(asked, receive)
+                answer = handler(self.service, names, asked, body)
                 body = orjson.dumps(answer, option=orjson.OPT_SERIALIZE_NUMPY)
         except RequestError as exc:
             status, body = exc.status, orjson.dumps({"error": exc.message})
@@ -118,7 +117,7 @@ class InferenceRoutes:
                 {
                     "type": "http.response.start",
                     "status": status,
-                    "headers": [*headers, (b"content-length", str(len(body)).encode())],
+                    "headers": [*headers, (b"content-length", b"%d" % len(body))],
                 }
             )
             await send({"type": "http.response.body", "body": body})

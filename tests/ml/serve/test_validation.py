@@ -46,6 +46,9 @@ def test_v2_shape_name_datatype_and_count(digits):
     assert "'BYTES' is not numeric" in rejected(
         v2_rows, tensor([1, 8, 8, 1], row, datatype="BYTES"), digits, 8
     )
+    assert "['FP32'] is not numeric" in rejected(  # unhashable: once a 500
+        v2_rows, tensor([1, 8, 8, 1], row, datatype=["FP32"]), digits, 8
+    )
     assert "holds 63 numbers but shape [1, 8, 8, 1] needs 64" in rejected(
         v2_rows, tensor([1, 8, 8, 1], row[:63]), digits, 8
     )
