@@ -112,6 +112,11 @@ def test_train_writes_model_metrics_history_and_an_mlflow_run(
         experiment_ids=[run.info.experiment_id], output_format="list"
     )
     assert logged_model and logged_model[0].source_run_id == run.info.run_id
+    # Its signature: digits in, ten probabilities out (the shapes MLflow recorded).
+    signature = mlflow.models.get_model_info(logged_model[0].model_uri).signature
+    assert list(signature.inputs.to_dict()[0]["tensor-spec"]["shape"]) == [-1, 8, 8, 1]
+    output = signature.outputs.to_dict()[0]["tensor-spec"]
+    assert (output["dtype"], list(output["shape"])) == ("float32", [-1, 10])
 
 
 def test_early_stopping_stops_and_restores_the_best_epoch(tmp_path, prepared_digits, mlflow_store):
