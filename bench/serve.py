@@ -28,8 +28,9 @@ The load generator is wrk (`apt-get install wrk`); the script stops with that hi
 Goals (issue 12): kit/floor throughput >= 0.8 at 1 row c=8; kit/floor server CPU per 1-row
 request <= 1.3 (c=8); kit/floor p50 <= 1.3 at 1 row c=1; kit cold start <= 1 s; kit/fastest peer
 throughput >= 4 at 1 row c=8 and >= 5 at 32 rows c=8; no errors from the kit at c=32. The 1-row
-goals are measured again after the cells, in --rounds rounds (the kit, the floor and, at c=8,
-the fastest peer taking turns within a round); each goal is the median of the rounds' ratios.
+goals are measured again after the cells, in --rounds rounds with the other servers stopped (the
+kit, the floor and, at c=8, the fastest peer taking turns within a round); each goal is the
+median of the rounds' ratios.
 
     python bench/serve.py [--model models/model.onnx] [--duration 3] [--repeats 2] [--rounds 5]
                           [--servers kit,floor,fastapi,...]
@@ -456,15 +457,20 @@ def fastest_peer(figures: Figures, peers: list[str], rows: int) -> str:
 def goal_rounds(
     servers: dict[str, Server], bodies, duration: float, rounds: int, fastest: str | None
 ) -> dict[tuple[int, int], list[dict[str, dict]]]:
-    """The 1-row cells of the goals measured again in rounds: at c=8 the kit, the floor and
-    the fastest peer, at c=1 the kit and the floor, taking turns within each round (who goes
-    first rotates). A ratio within one round compares runs seconds apart; the goals take the
-    median of the rounds' ratios. A cell's two runs alone left the kit/floor ratios swinging
-    by a fifth from one `make bench` to the next (which worker each connection lands on,
-    other work on the machine)."""
+    """The 1-row cells of the goals measured again in rounds, with the other servers stopped:
+    at c=8 the kit, the floor and the fastest peer, at c=1 the kit and the floor, taking turns
+    within each round (who goes first rotates). A ratio within one round compares runs seconds
+    apart; the goals take the median of the rounds' ratios. A cell's two runs alone left the
+    kit/floor ratios swinging by a fifth from one `make bench` to the next."""
     cells = {(1, 8): [KIT, FLOOR, *([fastest] if fastest else [])], (1, 1): [KIT, FLOOR]}
     measured: dict[tuple[int, int], list[dict[str, dict]]] = {}
     for (rows, connections), names in cells.items():
+        # Only the servers of the rounds keep running: idle servers left running woke for their
+        # own timers and heartbeats while another was measured, and the kit/floor ratio then
+        # varied twice as much from run to run (1.0 to 1.55 against 1.23 to 1.30 alone).
+        for name, server in servers.items():
+            if name not in names:
+                server.stop()
         for number in range(rounds):
             shift = number % len(names)
             runs = {}
