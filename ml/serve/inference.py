@@ -3,10 +3,10 @@
 An ASGI app in front of the router recognises the three inference paths by their shape and answers
 requests to them itself: read the body within its limits, decode and check it
 (ml.serve.v2_request, ml.serve.validation), predict, answer with orjson bytes, record the
-request's metrics. A middleware stack and router
-(exception handling, metrics, route matching) would cost about as much as the model and the
-JSON together. Every other path (health, metadata, the page, /metrics, /openapi.json) goes
-through the Starlette app in ml/serve/app.py. ml/serve/openapi.py documents them all.
+request's metrics. A middleware stack and router (exception handling, metrics, route matching)
+would cost about as much as the model and the JSON together. Every other path (health,
+metadata, the page, /metrics, /openapi.json) goes through the Starlette app in ml/serve/app.py.
+ml/serve/openapi.py documents them all.
 """
 
 from __future__ import annotations

@@ -6,9 +6,9 @@ named for the model, its rows as one flat list of numbers, every output wanted. 
 such a body straight into typed objects and checks each type on the way, in C: a shape of
 integers (not 8.0 or true), numbers that are not text, booleans or null, an 'id' that is text,
 'parameters' that are objects. What is left to check in Python is what the model decides (name,
-row shape, row count, limits, finiteness). On the hot path this costs about a third of JSON
-parsing followed by a check of each field in Python, which was the largest part of the service's
-own time per request.
+row shape, row count, limits, finiteness). For a 64-number row this takes 5.7 µs where JSON
+parsing followed by a check of each field in Python took 7.4; those checks were the largest part
+of the service's own time per request.
 
 Any body that does not fit that form, or fails one of its checks, goes through ml.serve.validation
 as before: it accepts the other forms (nested data, integer datatypes, encoded images, chosen
