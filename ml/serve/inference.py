@@ -103,6 +103,7 @@ class InferenceRoutes:
                 status, headers = 405, ALLOW_HEADERS
                 body = orjson.dumps({"error": f"{scope['method']} is not allowed; use POST"})
             else:
+                self.service.served(names[0])  # 404 for another model, before its body is read
                 asked = scope["headers"]
                 body = await self.service.read_body(asked, receive)
                 answer = handler(self.service, names, asked, body)

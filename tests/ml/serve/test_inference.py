@@ -107,6 +107,16 @@ def test_other_methods_get_405_with_the_allow_header(client, method):
     assert response.json() == {"error": f"{method} is not allowed; use POST"}
 
 
+@pytest.mark.parametrize(
+    "path",
+    ["/v2/models/other/infer", "/v2/models/other/versions/1/infer", "/v1/models/other:predict"],
+)
+def test_another_model_is_404_whatever_its_body(client, path):
+    response = client.post(path, content=b"x" * 100, headers={"content-type": "text/plain"})
+    assert response.status_code == 404
+    assert response.json() == {"error": "model 'other' not found; this service serves 'digits'"}
+
+
 def test_every_other_path_goes_behind(client):
     assert client.post("/v2/models/digits/ready").content == b"behind"
     assert client.request("GET", "/").content == b"behind"
