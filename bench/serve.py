@@ -465,9 +465,9 @@ def goal_rounds(
     cells = {(1, 8): [KIT, FLOOR, *([fastest] if fastest else [])], (1, 1): [KIT, FLOOR]}
     measured: dict[tuple[int, int], list[dict[str, dict]]] = {}
     for (rows, connections), names in cells.items():
-        # Only the servers of the rounds keep running: idle servers left running woke for their
-        # own timers and heartbeats while another was measured, and the kit/floor ratio then
-        # varied twice as much from run to run (1.0 to 1.55 against 1.23 to 1.30 alone).
+        # Only the servers of the rounds keep running: with the five peers idle alongside, the
+        # kit/floor ratio spread twice as far over five rounds (1.02 to 1.55 against 1.23 to
+        # 1.30 alone), though the idle peers used under 1 % of a core.
         for name, server in servers.items():
             if name not in names:
                 server.stop()
