@@ -20,7 +20,7 @@ from starlette.types import ASGIApp
 
 from ml.serve import protocol, v2_request
 from ml.serve.sampling import is_check
-from ml.serve.service import Service
+from ml.serve.service import Served, Service
 from ml.serve.validation import RequestError, parse_json, v1_rows
 
 log = logging.getLogger("ml.serve")
@@ -31,22 +31,22 @@ ROUTES_KEPT = 256
 Headers = list[tuple[bytes, bytes]]  # raw ASGI headers: lower-case names
 INTERNAL_ERROR = orjson.dumps({"error": "internal server error; see the service's log"})
 
-# Answers a request to (service, path parameters, raw ASGI headers, body) with a
-# JSON-serialisable object. Plain functions: the body is read before (Service.read_body), so
-# the hot path awaits one coroutine, not three.
-Handler = Callable[[Service, tuple[str, ...], Headers, bytes], object]
+# Answers a request for (service, the model served, its name, raw ASGI headers, body) with a
+# JSON-serialisable object. Plain functions: the model is resolved and the body read before
+# (Service.served, Service.read_body), so the hot path awaits one coroutine, not three.
+Handler = Callable[[Service, Served, str, Headers, bytes], object]
 
 
-def infer_v2(service: Service, names: tuple[str, ...], headers: Headers, body: bytes) -> object:
-    name, version = names if len(names) == 2 else (names[0], None)
-    model = service.served(name, version).model
+def infer_v2(service: Service, served: Served, name: str, headers: Headers, body: bytes) -> object:
+    model = served.model
     rows, request_id, wanted = v2_request.read(body, model, service.settings.max_batch_rows)
     result = service.predict(model, rows, not is_check(headers))
     return protocol.v2_response(model, name, result, request_id, wanted)
 
 
-def predict_v1(service: Service, names: tuple[str, ...], headers: Headers, body: bytes) -> object:
-    served = service.served(names[0])
+def predict_v1(
+    service: Service, served: Served, name: str, headers: Headers, body: bytes
+) -> object:
     payload = parse_json(body)
     rows = v1_rows(payload, served.model, service.settings.max_batch_rows, served.named)
     result = service.predict(served.model, rows, not is_check(headers))
@@ -103,10 +103,11 @@ class InferenceRoutes:
                 status, headers = 405, ALLOW_HEADERS
                 body = orjson.dumps({"error": f"{scope['method']} is not allowed; use POST"})
             else:
-                self.service.served(names[0])  # 404 for another model, before its body is read
+                # 404 for another model or version, before its body is read.
+                served = self.service.served(*names)
                 asked = scope["headers"]
                 body = await self.service.read_body(asked, receive)
-                answer = handler(self.service, names, asked, body)
+                answer = handler(self.service, served, names[0], asked, body)
                 body = orjson.dumps(answer, option=orjson.OPT_SERIALIZE_NUMPY)
         except RequestError as exc:
             status, body = exc.status, orjson.dumps({"error": exc.message})

@@ -117,6 +117,16 @@ def test_another_model_is_404_whatever_its_body(client, path):
     assert response.json() == {"error": "model 'other' not found; this service serves 'digits'"}
 
 
+def test_another_version_is_404_whatever_its_body(client):
+    response = client.post(
+        "/v2/models/digits/versions/nope/infer",
+        content=b"x" * 100,
+        headers={"content-type": "text/plain"},
+    )
+    assert response.status_code == 404
+    assert response.json()["error"].startswith("version 'nope' of 'digits' not found; serving ")
+
+
 def test_every_other_path_goes_behind(client):
     assert client.post("/v2/models/digits/ready").content == b"behind"
     assert client.request("GET", "/").content == b"behind"
